@@ -1,0 +1,93 @@
+// Package apierr owns the one error type that reaches API callers: an HTTP status, a Mosaic
+// error_code and a message. It must never carry a secret, code or token in its message.
+package apierr
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Error is an error a caller is meant to see. Code is the symbolic Mosaic error_code; when it is
+// empty the numeric HTTP status is written as error_code (Mosaic's InvalidTokenHttpError shape).
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	TSCode     string // ts_error_code, used by the users API's 409
+	RetryAfter int    // seconds; sets the Retry-After header when > 0
+}
+
+// Error implements error.
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// MarshalJSON writes the Mosaic error body.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	body := map[string]any{"message": e.Message}
+	if e.Code == "" {
+		body["error_code"] = e.Status
+	} else {
+		body["error_code"] = e.Code
+	}
+	if e.TSCode != "" {
+		body["ts_error_code"] = e.TSCode
+	}
+	return json.Marshal(body)
+}
+
+// New returns an Error with the given status, code and message.
+func New(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+// Invalid is the 400 for bad input; the message always starts with the field's name.
+func Invalid(field, problem string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "system_invalid_input", Message: field + ": " + problem}
+}
+
+// InvalidToken is the exact 401 for a missing or bad Bearer token.
+func InvalidToken() *Error {
+	return &Error{Status: http.StatusUnauthorized, Message: "Invalid token"}
+}
+
+// Forbidden is a 403 for a valid token of the wrong kind or scope.
+func Forbidden(message string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: message}
+}
+
+// NotFound is a 404 with a symbolic code.
+func NotFound(code, message string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: code, Message: message}
+}
+
+// Conflict is a 409 with a symbolic code.
+func Conflict(code, message string) *Error {
+	return &Error{Status: http.StatusConflict, Code: code, Message: message}
+}
+
+// InvalidCredentials is the 400 for a wrong, expired or used code.
+func InvalidCredentials(message string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "auth_invalid_credentials", Message: message}
+}
+
+// Locked is the 403 for an identifier locked after too many failures.
+func Locked(message string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: "auth_locked", Message: message}
+}
+
+// RateLimited is the 429 with a Retry-After in seconds.
+func RateLimited(retryAfter int) *Error {
+	if retryAfter < 1 {
+		retryAfter = 1
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limit_exceeded",
+		Message: fmt.Sprintf("Too many requests, retry in %d seconds", retryAfter), RetryAfter: retryAfter}
+}
+
+// UserNotFound is the 404 for an unknown user.
+func UserNotFound() *Error { return NotFound("user_not_found", "User not found") }
+
+// Internal is the 500 body; it never carries detail.
+func Internal() *Error {
+	return &Error{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Internal server error"}
+}
