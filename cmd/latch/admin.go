@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/store"
+)
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	return enc.Encode(v)
+}
+
+// userError turns an API error into a CLI message.
+func userError(err error) error {
+	var ae *apierr.Error
+	if errors.As(err, &ae) {
+		return errors.New(ae.Message)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return errors.New("already exists")
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.New("not found")
+	}
+	return err
+}
+
+func appCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "app", Short: "Manage applications"}
+	var cfg config.Config
+	var name string
+	var redirects []string
+	var allowSignup, asJSON, admin bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an application and its first client",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := context.Background()
+			c, err := openCore(ctx, &cfg, discardLogger())
+			if err != nil {
+				return err
+			}
+			defer c.store.Close()
+			creds, err := c.apps.CreateApp(ctx, app.NewApp{Name: name, RedirectURIs: redirects, AllowSignup: allowSignup, Admin: admin})
+			if err != nil {
+				return userError(err)
+			}
+			if asJSON {
+				return printJSON(creds)
+			}
+			fmt.Printf("app_id:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", creds.AppID, creds.ClientID, creds.ClientSecret)
+			return nil
+		},
+	}
+	cfg.BindStorage(create.Flags())
+	create.Flags().StringVar(&name, "name", "", "application name (required)")
+	create.Flags().StringArrayVar(&redirects, "redirect-uri", nil, "allowed redirect URI (repeatable)")
+	create.Flags().BoolVar(&allowSignup, "allow-signup", false, "hosted flows may create users")
+	create.Flags().BoolVar(&admin, "admin", false, "a management application: its client gets admin tokens")
+	create.Flags().BoolVar(&asJSON, "json", false, "print {app_id, client_id, client_secret} as JSON")
+	create.MarkFlagRequired("name")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func clientCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "client", Short: "Manage application clients"}
+	var cfg config.Config
+	var appID string
+	var asJSON, admin bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Add a client (id and secret) to an application",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := context.Background()
+			c, err := openCore(ctx, &cfg, discardLogger())
+			if err != nil {
+				return err
+			}
+			defer c.store.Close()
+			creds, err := c.apps.CreateClient(ctx, appID, admin)
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no application with id %q", appID)
+				}
+				return userError(err)
+			}
+			if asJSON {
+				return printJSON(creds)
+			}
+			fmt.Printf("app_id:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", creds.AppID, creds.ClientID, creds.ClientSecret)
+			return nil
+		},
+	}
+	cfg.BindStorage(create.Flags())
+	create.Flags().StringVar(&appID, "app", "", "application id (required)")
+	create.Flags().BoolVar(&admin, "admin", false, "an admin client")
+	create.Flags().BoolVar(&asJSON, "json", false, "print {app_id, client_id, client_secret} as JSON")
+	create.MarkFlagRequired("app")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func keysCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage token signing keys"}
+	var cfg config.Config
+	var asJSON bool
+	rotate := &cobra.Command{
+		Use:   "rotate",
+		Short: "Add a new signing key; older keys stay published until their tokens expire",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := context.Background()
+			c, err := openCore(ctx, &cfg, discardLogger())
+			if err != nil {
+				return err
+			}
+			defer c.store.Close()
+			kid, err := c.keys.Rotate(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(map[string]string{"kid": kid})
+			}
+			fmt.Printf("new signing key %s; running servers pick it up within a minute\n", kid)
+			return nil
+		},
+	}
+	cfg.BindStorage(rotate.Flags())
+	rotate.Flags().BoolVar(&asJSON, "json", false, "print {kid} as JSON")
+	cmd.AddCommand(rotate)
+	return cmd
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Printf("latch %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		},
+	}
+}

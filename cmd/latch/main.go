@@ -1,0 +1,31 @@
+// Command latch is the Latch login server and its operator CLI. main is the only place that
+// wires configuration, storage and services together.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "latch:", err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "latch",
+		Short:         "Latch: a self-hosted passwordless login and TOTP server speaking Mosaic's API",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCmd(), appCmd(), clientCmd(), keysCmd(), versionCmd())
+	return root
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/httpapi"
+	"github.com/latch-auth/latch/internal/metrics"
+	"github.com/latch-auth/latch/internal/token"
+	"github.com/latch-auth/latch/internal/user"
+)
+
+func serveCmd() *cobra.Command {
+	var cfg config.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Latch server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, &cfg, os.Stdout, nil)
+		},
+	}
+	cfg.BindServe(cmd.Flags())
+	return cmd
+}
+
+func newLogger(cfg *config.Config, out io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Prod {
+		return slog.New(slog.NewJSONHandler(out, opts))
+	}
+	return slog.New(slog.NewTextHandler(out, opts))
+}
+
+// serve runs the server until ctx ends, then drains in-flight requests. When ready is not nil the
+// listening address is sent on it once the server accepts connections.
+func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- string) error {
+	if err := cfg.ValidateServe(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	c, err := openCore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.store.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	if cfg.Issuer == "" {
+		cfg.Addr = addr // so the default issuer names the port really bound (":0" in tests)
+	}
+	issuer := cfg.IssuerURL()
+
+	tenantID, def, creds, err := c.apps.Bootstrap(ctx, "http://"+addr+"/demo/callback")
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	clk := clock.System{}
+	m := metrics.New()
+	api := &httpapi.Server{
+		Log:     log,
+		Metrics: m,
+		Store:   c.store,
+		Apps:    c.apps,
+		Users:   user.NewService(c.store, clk, c.apps.TenantID),
+		Tokens:  &token.Signer{Ring: c.keys, Issuer: issuer, Clock: clk},
+		Keys:    c.keys,
+		Issuer:  issuer,
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	mode := "dev (dev outbox on; use --prod in production)"
+	if cfg.Prod {
+		mode = "production"
+	}
+	fmt.Fprintf(out, "Latch %s listening on http://%s\n", version, addr)
+	fmt.Fprintf(out, "  issuer:    %s\n", issuer)
+	fmt.Fprintf(out, "  database:  %s\n", cfg.DatabaseString())
+	fmt.Fprintf(out, "  mode:      %s\n", mode)
+	if c.keyGenerated {
+		fmt.Fprintf(out, "  encryption key generated in %s/encryption.key (set LATCH_ENCRYPTION_KEY in production)\n", cfg.DataDir)
+	}
+	fmt.Fprintf(out, "  tenant:    %s\n", tenantID)
+	fmt.Fprintf(out, "  app:       %s (%s)\n", def.Name, def.ID)
+	if creds != nil {
+		fmt.Fprintf(out, "\nFirst start: created the %q application and its client. The secret is shown only now:\n", def.Name)
+		fmt.Fprintf(out, "  client_id:     %s\n  client_secret: %s\n", creds.ClientID, creds.ClientSecret)
+		fmt.Fprintf(out, "Get a client access token:\n  curl -s %s/oidc/token -d grant_type=client_credentials -d client_id=%s -d client_secret=%s\n\n",
+			"http://"+addr, creds.ClientID, creds.ClientSecret)
+	} else if clients, err := c.store.ListClients(ctx, def.ID); err == nil && len(clients) > 0 {
+		fmt.Fprintf(out, "  client_id: %s (secret shown at first start only; `latch client create --app %s` makes another)\n", clients[0].ClientID, def.ID)
+	}
+
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	go c.keys.Run(bg, 30*time.Second)
+	if cfg.Pprof != "" {
+		go servePprof(bg, cfg.Pprof, log)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("pprof", "err", err)
+	}
+}

@@ -1,0 +1,5 @@
+package app
+
+import "encoding/json"
+
+func jsonMarshal(s Settings) ([]byte, error) { return json.Marshal(s) }

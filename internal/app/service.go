@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/store"
+)
+
+// DefaultAppName is the application created on first start.
+const DefaultAppName = "default"
+
+// clientSecretPurpose separates client-secret hashes from every other keyed hash.
+const clientSecretPurpose = "client-secret"
+
+// cacheTTL bounds how stale a cached app or client may be on one node.
+const cacheTTL = 30 * time.Second
+
+// App is an application with its parsed settings.
+type App struct {
+	store.App
+	Settings Settings
+}
+
+// AllowsRedirect reports whether uri is one of the app's redirect URIs (exact match).
+func (a App) AllowsRedirect(uri string) bool { return slices.Contains(a.RedirectURIs, uri) }
+
+// HasResource reports whether uri is one of the app's resources.
+func (a App) HasResource(uri string) bool { return slices.Contains(a.Resources, uri) }
+
+// Credentials are a newly created client's id and secret, shown once.
+type Credentials struct {
+	AppID        string `json:"app_id"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// Service manages applications and clients.
+type Service struct {
+	store store.Store
+	box   *secret.Box
+	clock clock.Clock
+
+	mu      sync.Mutex
+	apps    map[string]cached[App]
+	clients map[string]cached[store.Client]
+	tenant  string
+}
+
+type cached[T any] struct {
+	v       T
+	expires time.Time
+}
+
+// NewService returns a Service.
+func NewService(s store.Store, box *secret.Box, c clock.Clock) *Service {
+	return &Service{store: s, box: box, clock: c, apps: map[string]cached[App]{}, clients: map[string]cached[store.Client]{}}
+}
+
+// NewApp describes an application to create.
+type NewApp struct {
+	Name         string
+	RedirectURIs []string
+	AllowSignup  bool
+	Resources    []string
+	Admin        bool // its first client is a management (admin) client
+	Settings     Settings
+}
+
+// Bootstrap ensures the tenant and the default application exist. On the start that creates
+// them it returns the credentials of the default client; on every later start creds is nil.
+func (s *Service) Bootstrap(ctx context.Context, redirectURI string) (tenantID string, def App, creds *Credentials, err error) {
+	now := s.clock.Now()
+	tn, _, err := s.store.EnsureTenant(ctx, store.Tenant{ID: secret.NewID(), CreatedAt: now})
+	if err != nil {
+		return "", App{}, nil, err
+	}
+	s.setTenant(tn.ID)
+	a, err := s.store.GetAppByName(ctx, DefaultAppName)
+	if err == nil {
+		parsed, perr := parse(a)
+		return tn.ID, parsed, nil, perr
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", App{}, nil, fmt.Errorf("find default app: %w", err)
+	}
+	c, err := s.CreateApp(ctx, NewApp{Name: DefaultAppName, RedirectURIs: []string{redirectURI}, AllowSignup: true})
+	if errors.Is(err, store.ErrConflict) { // another node bootstrapped at the same moment
+		return s.Bootstrap(ctx, redirectURI)
+	}
+	if err != nil {
+		return "", App{}, nil, err
+	}
+	def, err = s.App(ctx, c.AppID)
+	return tn.ID, def, &c, err
+}
+
+func (s *Service) setTenant(id string) { s.mu.Lock(); s.tenant = id; s.mu.Unlock() }
+
+// TenantID returns the tenant id, creating the tenant when the database is empty.
+func (s *Service) TenantID(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	id := s.tenant
+	s.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	tn, _, err := s.store.EnsureTenant(ctx, store.Tenant{ID: secret.NewID(), CreatedAt: s.clock.Now()})
+	if err != nil {
+		return "", err
+	}
+	s.setTenant(tn.ID)
+	return tn.ID, nil
+}
+
+// ValidateRedirectURI checks that uri is an absolute http(s) URL without a fragment.
+func ValidateRedirectURI(uri string) error {
+	u, err := url.Parse(uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+		return errors.New("must be an absolute http or https URL without a fragment")
+	}
+	return nil
+}
+
+// CreateApp creates an application and its first client and returns the client's credentials.
+func (s *Service) CreateApp(ctx context.Context, n NewApp) (Credentials, error) {
+	n.Name = strings.TrimSpace(n.Name)
+	if n.Name == "" || len(n.Name) > 100 {
+		return Credentials{}, apierr.Invalid("name", "is required and at most 100 characters")
+	}
+	for _, u := range n.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return Credentials{}, apierr.Invalid("redirect_uris", fmt.Sprintf("%q %v", u, err))
+		}
+	}
+	settings := n.Settings.withDefaults()
+	if field, problem := settings.Validate(); field != "" {
+		return Credentials{}, apierr.Invalid("settings."+field, problem)
+	}
+	tenantID, err := s.TenantID(ctx)
+	if err != nil {
+		return Credentials{}, err
+	}
+	raw, err := jsonMarshal(settings)
+	if err != nil {
+		return Credentials{}, err
+	}
+	now := s.clock.Now()
+	a := store.App{ID: secret.NewID(), TenantID: tenantID, Name: n.Name, RedirectURIs: n.RedirectURIs,
+		AllowSignup: n.AllowSignup, Resources: n.Resources, Settings: raw, CreatedAt: now}
+	creds, c := s.newClient(a.ID, n.Admin, now)
+	if err := s.store.CreateApp(ctx, a, c); err != nil {
+		return Credentials{}, err
+	}
+	return creds, nil
+}
+
+func (s *Service) newClient(appID string, admin bool, now time.Time) (Credentials, store.Client) {
+	id, sec := secret.NewID(), secret.NewToken()
+	return Credentials{AppID: appID, ClientID: id, ClientSecret: sec},
+		store.Client{ClientID: id, AppID: appID, SecretHash: s.box.Hash(clientSecretPurpose, sec), Admin: admin, CreatedAt: now}
+}
+
+// CreateClient adds a client to an existing application.
+func (s *Service) CreateClient(ctx context.Context, appID string, admin bool) (Credentials, error) {
+	creds, c := s.newClient(appID, admin, s.clock.Now())
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return Credentials{}, err
+	}
+	return creds, nil
+}
+
+// App returns an application by id, from the cache when fresh.
+func (s *Service) App(ctx context.Context, id string) (App, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	c, ok := s.apps[id]
+	s.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.v, nil
+	}
+	raw, err := s.store.GetApp(ctx, id)
+	if err != nil {
+		return App{}, err
+	}
+	a, err := parse(raw)
+	if err != nil {
+		return App{}, err
+	}
+	s.mu.Lock()
+	s.apps[id] = cached[App]{v: a, expires: now.Add(cacheTTL)}
+	s.mu.Unlock()
+	return a, nil
+}
+
+func parse(a store.App) (App, error) {
+	st, err := ParseSettings(a.Settings)
+	if err != nil {
+		return App{}, err
+	}
+	return App{App: a, Settings: st}, nil
+}
+
+// ErrBadClient means the client id is unknown or the secret is wrong; callers must not say which.
+var ErrBadClient = errors.New("invalid client credentials")
+
+// Authenticate checks a client's credentials in constant time and returns the client and its app.
+func (s *Service) Authenticate(ctx context.Context, clientID, clientSecret string) (store.Client, App, error) {
+	if clientID == "" || clientSecret == "" {
+		return store.Client{}, App{}, ErrBadClient
+	}
+	c, err := s.client(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, App{}, ErrBadClient
+	}
+	if err != nil {
+		return store.Client{}, App{}, err
+	}
+	if !secret.Equal(c.SecretHash, s.box.Hash(clientSecretPurpose, clientSecret)) {
+		return store.Client{}, App{}, ErrBadClient
+	}
+	a, err := s.App(ctx, c.AppID)
+	if err != nil {
+		return store.Client{}, App{}, err
+	}
+	return c, a, nil
+}
+
+func (s *Service) client(ctx context.Context, id string) (store.Client, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	c, ok := s.clients[id]
+	s.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.v, nil
+	}
+	cl, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		return store.Client{}, err
+	}
+	s.mu.Lock()
+	s.clients[id] = cached[store.Client]{v: cl, expires: now.Add(cacheTTL)}
+	s.mu.Unlock()
+	return cl, nil
+}

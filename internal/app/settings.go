@@ -1,0 +1,118 @@
+// Package app owns applications and their clients: method settings with their defaults, client
+// credentials (stored as keyed hashes, checked in constant time), the first-start bootstrap and a
+// short-lived cache so the hot path reads neither on every request. It never returns or logs a
+// stored secret; a client secret exists in plaintext only in the result of its creation.
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Settings are an application's method settings. Zero fields take the defaults of product.md.
+type Settings struct {
+	OTPLength              int    `json:"otp_length"`
+	OTPExpiryMinutes       int    `json:"otp_expiry_minutes"`
+	OTPMaxAttempts         int    `json:"otp_max_attempts"`
+	LockoutMinutes         int    `json:"lockout_minutes"`
+	MagicLinkExpiryMinutes int    `json:"magic_link_expiry_minutes"`
+	TOTPAlgorithm          string `json:"totp_algorithm"`
+	TOTPDigits             int    `json:"totp_digits"`
+	TOTPPeriod             int    `json:"totp_period"`
+	TOTPMaxPerUser         int    `json:"totp_max_per_user"`
+	SendLimit              int    `json:"send_limit"`
+	SendWindowMinutes      int    `json:"send_window_minutes"`
+	AccessTokenTTLSeconds  int    `json:"access_token_ttl_seconds"`
+	IDTokenTTLSeconds      int    `json:"id_token_ttl_seconds"`
+	RefreshTokenTTLSeconds int    `json:"refresh_token_ttl_seconds"`
+}
+
+// MaxTokenTTLSeconds bounds access and ID token lifetimes; signing keys stay published this long
+// after they are retired, so no live token loses its key.
+const MaxTokenTTLSeconds = 24 * 3600
+
+// DefaultSettings returns the defaults of product.md.
+func DefaultSettings() Settings {
+	return Settings{
+		OTPLength: 6, OTPExpiryMinutes: 5, OTPMaxAttempts: 5, LockoutMinutes: 15,
+		MagicLinkExpiryMinutes: 10,
+		TOTPAlgorithm:          "SHA1", TOTPDigits: 6, TOTPPeriod: 30, TOTPMaxPerUser: 1,
+		SendLimit: 5, SendWindowMinutes: 15,
+		AccessTokenTTLSeconds: 3600, IDTokenTTLSeconds: 3600, RefreshTokenTTLSeconds: 14 * 24 * 3600,
+	}
+}
+
+// withDefaults fills zero fields with the defaults.
+func (s Settings) withDefaults() Settings {
+	d := DefaultSettings()
+	fill := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	fill(&s.OTPLength, d.OTPLength)
+	fill(&s.OTPExpiryMinutes, d.OTPExpiryMinutes)
+	fill(&s.OTPMaxAttempts, d.OTPMaxAttempts)
+	fill(&s.LockoutMinutes, d.LockoutMinutes)
+	fill(&s.MagicLinkExpiryMinutes, d.MagicLinkExpiryMinutes)
+	fill(&s.TOTPDigits, d.TOTPDigits)
+	fill(&s.TOTPPeriod, d.TOTPPeriod)
+	fill(&s.TOTPMaxPerUser, d.TOTPMaxPerUser)
+	fill(&s.SendLimit, d.SendLimit)
+	fill(&s.SendWindowMinutes, d.SendWindowMinutes)
+	fill(&s.AccessTokenTTLSeconds, d.AccessTokenTTLSeconds)
+	fill(&s.IDTokenTTLSeconds, d.IDTokenTTLSeconds)
+	fill(&s.RefreshTokenTTLSeconds, d.RefreshTokenTTLSeconds)
+	if s.TOTPAlgorithm == "" {
+		s.TOTPAlgorithm = d.TOTPAlgorithm
+	}
+	s.TOTPAlgorithm = strings.ToUpper(s.TOTPAlgorithm)
+	return s
+}
+
+// Validate returns (field, problem) for the first setting out of range, or ("", "").
+func (s Settings) Validate() (string, string) {
+	checks := []struct {
+		field    string
+		v, lo, h int
+	}{
+		{"otp_length", s.OTPLength, 4, 10},
+		{"otp_expiry_minutes", s.OTPExpiryMinutes, 1, 60},
+		{"otp_max_attempts", s.OTPMaxAttempts, 1, 100},
+		{"lockout_minutes", s.LockoutMinutes, 1, 7 * 24 * 60},
+		{"magic_link_expiry_minutes", s.MagicLinkExpiryMinutes, 1, 24 * 60},
+		{"totp_period", s.TOTPPeriod, 15, 120},
+		{"totp_max_per_user", s.TOTPMaxPerUser, 1, 50},
+		{"send_limit", s.SendLimit, 1, 1000},
+		{"send_window_minutes", s.SendWindowMinutes, 1, 24 * 60},
+		{"access_token_ttl_seconds", s.AccessTokenTTLSeconds, 60, MaxTokenTTLSeconds},
+		{"id_token_ttl_seconds", s.IDTokenTTLSeconds, 60, MaxTokenTTLSeconds},
+		{"refresh_token_ttl_seconds", s.RefreshTokenTTLSeconds, 60, 365 * 24 * 3600},
+	}
+	for _, c := range checks {
+		if c.v < c.lo || c.v > c.h {
+			return c.field, fmt.Sprintf("must be between %d and %d", c.lo, c.h)
+		}
+	}
+	if s.TOTPDigits != 6 && s.TOTPDigits != 8 {
+		return "totp_digits", "must be 6 or 8"
+	}
+	switch s.TOTPAlgorithm {
+	case "SHA1", "SHA256", "SHA512":
+	default:
+		return "totp_algorithm", "must be SHA1, SHA256 or SHA512"
+	}
+	return "", ""
+}
+
+// ParseSettings reads stored settings JSON and applies defaults.
+func ParseSettings(raw []byte) (Settings, error) {
+	var s Settings
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return Settings{}, fmt.Errorf("app settings: %w", err)
+		}
+	}
+	return s.withDefaults(), nil
+}

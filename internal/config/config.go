@@ -1,0 +1,221 @@
+// Package config owns Latch's configuration: one struct with defaults, read from flags with
+// LATCH_* environment fallbacks, validated once, and printable without secrets.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/latch-auth/latch/internal/secret"
+)
+
+// Config is everything `latch` reads from flags and environment.
+type Config struct {
+	Addr          string
+	DataDir       string
+	Database      string // "sqlite" or a postgres:// URL
+	Issuer        string
+	EncryptionKey secret.Value
+	Prod          bool
+	LogLevel      string
+	SQLiteFull    bool // synchronous=FULL
+	Pprof         string
+
+	SMTP    SMTP
+	Twilio  Twilio
+	Webhook Webhook
+}
+
+// SMTP configures email delivery.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password secret.Value
+	From     string
+	TLS      string // starttls, tls, none
+}
+
+// Twilio configures SMS delivery through Twilio's REST API.
+type Twilio struct {
+	AccountSID          string
+	AuthToken           secret.Value
+	From                string
+	MessagingServiceSID string
+}
+
+// Webhook configures SMS delivery through a signed HTTPS webhook.
+type Webhook struct {
+	URL    string
+	Secret secret.Value
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string) bool {
+	v := strings.ToLower(os.Getenv(name))
+	return v == "1" || v == "true" || v == "yes"
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+// secretFlag is a pflag.Value holding a secret, so flag defaults and help never print it.
+type secretFlag struct{ v *secret.Value }
+
+func (f secretFlag) String() string {
+	if f.v == nil || *f.v == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+func (f secretFlag) Set(s string) error { *f.v = secret.Value(s); return nil }
+func (f secretFlag) Type() string       { return "string" }
+
+// BindStorage registers the flags every command that opens the database needs.
+func (c *Config) BindStorage(fs *pflag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", env("LATCH_DATA_DIR", "./latch-data"), "data directory: SQLite database and dev-mode key file (LATCH_DATA_DIR)")
+	fs.StringVar(&c.Database, "database", env("LATCH_DATABASE", "sqlite"), "database: sqlite, or a postgres:// URL (LATCH_DATABASE)")
+	c.EncryptionKey = secret.Value(os.Getenv("LATCH_ENCRYPTION_KEY"))
+	fs.Var(secretFlag{&c.EncryptionKey}, "encryption-key", "32-byte key for secrets at rest, hex or base64 (LATCH_ENCRYPTION_KEY); dev mode generates one in the data dir")
+	fs.BoolVar(&c.Prod, "prod", envBool("LATCH_PROD"), "production mode: no dev outbox or demo, encryption key and a delivery provider required (LATCH_PROD=1)")
+	fs.BoolVar(&c.SQLiteFull, "sqlite-synchronous-full", envBool("LATCH_SQLITE_SYNCHRONOUS_FULL"), "SQLite synchronous=FULL: survive power loss at some write cost (LATCH_SQLITE_SYNCHRONOUS_FULL)")
+}
+
+// BindServe registers the flags of `latch serve`.
+func (c *Config) BindServe(fs *pflag.FlagSet) {
+	c.BindStorage(fs)
+	fs.StringVar(&c.Addr, "addr", env("LATCH_ADDR", "127.0.0.1:8080"), "listen address (LATCH_ADDR)")
+	fs.StringVar(&c.Issuer, "issuer", env("LATCH_ISSUER", ""), "token issuer URL, shared by all nodes (LATCH_ISSUER; default http://<addr>)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LATCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LATCH_LOG_LEVEL)")
+	fs.StringVar(&c.Pprof, "pprof", env("LATCH_PPROF", ""), "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (LATCH_PPROF; off by default)")
+
+	fs.StringVar(&c.SMTP.Host, "smtp-host", env("LATCH_SMTP_HOST", ""), "SMTP relay host; email goes to the dev outbox when empty (LATCH_SMTP_HOST)")
+	fs.IntVar(&c.SMTP.Port, "smtp-port", envInt("LATCH_SMTP_PORT", 587), "SMTP port (LATCH_SMTP_PORT)")
+	fs.StringVar(&c.SMTP.Username, "smtp-username", env("LATCH_SMTP_USERNAME", ""), "SMTP user (LATCH_SMTP_USERNAME)")
+	c.SMTP.Password = secret.Value(os.Getenv("LATCH_SMTP_PASSWORD"))
+	fs.Var(secretFlag{&c.SMTP.Password}, "smtp-password", "SMTP password (LATCH_SMTP_PASSWORD)")
+	fs.StringVar(&c.SMTP.From, "smtp-from", env("LATCH_SMTP_FROM", ""), "sender address (LATCH_SMTP_FROM)")
+	fs.StringVar(&c.SMTP.TLS, "smtp-tls", env("LATCH_SMTP_TLS", "starttls"), "starttls, tls or none (LATCH_SMTP_TLS)")
+
+	fs.StringVar(&c.Twilio.AccountSID, "twilio-account-sid", env("LATCH_TWILIO_ACCOUNT_SID", ""), "Twilio account SID (LATCH_TWILIO_ACCOUNT_SID)")
+	c.Twilio.AuthToken = secret.Value(os.Getenv("LATCH_TWILIO_AUTH_TOKEN"))
+	fs.Var(secretFlag{&c.Twilio.AuthToken}, "twilio-auth-token", "Twilio auth token (LATCH_TWILIO_AUTH_TOKEN)")
+	fs.StringVar(&c.Twilio.From, "twilio-from", env("LATCH_TWILIO_FROM", ""), "Twilio sender number (LATCH_TWILIO_FROM)")
+	fs.StringVar(&c.Twilio.MessagingServiceSID, "twilio-messaging-service-sid", env("LATCH_TWILIO_MESSAGING_SERVICE_SID", ""), "Twilio messaging service (LATCH_TWILIO_MESSAGING_SERVICE_SID)")
+
+	fs.StringVar(&c.Webhook.URL, "sms-webhook-url", env("LATCH_SMS_WEBHOOK_URL", ""), "HTTPS webhook that receives {to, message} for SMS (LATCH_SMS_WEBHOOK_URL)")
+	c.Webhook.Secret = secret.Value(os.Getenv("LATCH_SMS_WEBHOOK_SECRET"))
+	fs.Var(secretFlag{&c.Webhook.Secret}, "sms-webhook-secret", "HMAC key signing webhook calls (LATCH_SMS_WEBHOOK_SECRET)")
+}
+
+// Dev reports whether the dev outbox and demo are served.
+func (c *Config) Dev() bool { return !c.Prod }
+
+// HasEmailProvider reports whether SMTP is configured.
+func (c *Config) HasEmailProvider() bool { return c.SMTP.Host != "" }
+
+// HasSMSProvider reports whether Twilio or a webhook is configured.
+func (c *Config) HasSMSProvider() bool { return c.Twilio.AccountSID != "" || c.Webhook.URL != "" }
+
+// DSN returns the store dsn: the SQLite file in the data dir or the PostgreSQL URL.
+func (c *Config) DSN() string {
+	if c.IsPostgres() {
+		return c.Database
+	}
+	return filepath.Join(c.DataDir, "latch.db")
+}
+
+// IsPostgres reports whether the database is PostgreSQL.
+func (c *Config) IsPostgres() bool {
+	return strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://")
+}
+
+// DatabaseString describes the database without its password.
+func (c *Config) DatabaseString() string {
+	if c.IsPostgres() {
+		if u, err := url.Parse(c.Database); err == nil {
+			return "postgres " + u.Redacted()
+		}
+		return "postgres"
+	}
+	return "sqlite " + c.DSN()
+}
+
+// IssuerURL is the issuer: the configured one without a trailing slash, or http://<addr>.
+func (c *Config) IssuerURL() string {
+	if c.Issuer != "" {
+		return strings.TrimSuffix(c.Issuer, "/")
+	}
+	return "http://" + c.Addr
+}
+
+// ValidateStorage checks the storage settings.
+func (c *Config) ValidateStorage() error {
+	if c.Database != "sqlite" && !c.IsPostgres() {
+		return fmt.Errorf("--database must be sqlite or a postgres:// URL")
+	}
+	if c.Prod && c.EncryptionKey == "" {
+		return errors.New("production mode needs an encryption key: set LATCH_ENCRYPTION_KEY (openssl rand -hex 32)")
+	}
+	return nil
+}
+
+// ValidateServe checks everything `latch serve` needs.
+func (c *Config) ValidateServe() error {
+	if err := c.ValidateStorage(); err != nil {
+		return err
+	}
+	if c.Issuer != "" {
+		u, err := url.Parse(c.Issuer)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--issuer must be an http(s) URL")
+		}
+	}
+	if c.Prod && !c.HasEmailProvider() && !c.HasSMSProvider() {
+		return errors.New("production mode needs a delivery provider: configure SMTP (--smtp-host) and/or SMS (--twilio-account-sid or --sms-webhook-url)")
+	}
+	if c.Pprof != "" {
+		host := c.Pprof
+		if i := strings.LastIndex(host, ":"); i >= 0 {
+			host = host[:i]
+		}
+		if host != "127.0.0.1" && host != "localhost" && host != "[::1]" {
+			return errors.New("--pprof must listen on a loopback address such as 127.0.0.1:6060")
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error")
+	}
+	return nil
+}
+
+// Key returns the encryption key: the configured one, or in dev mode the key file in the data dir.
+func (c *Config) Key() (key []byte, generated bool, err error) {
+	if c.EncryptionKey != "" {
+		k, err := secret.ParseKey(c.EncryptionKey.Reveal())
+		return k, false, err
+	}
+	if c.Prod {
+		return nil, false, errors.New("production mode needs LATCH_ENCRYPTION_KEY")
+	}
+	return secret.LoadOrCreateKeyFile(c.DataDir)
+}

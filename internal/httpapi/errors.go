@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/latch-auth/latch/internal/apierr"
+)
+
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// writeJSON writes v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError maps err to its Mosaic body. Anything that is not an *apierr.Error is a bug: it is
+// logged with the request id and answered with a 500 that carries no detail.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apierr.Error
+	var local *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &local):
+		ae = &apierr.Error{Status: local.status, Code: local.code, Message: local.message}
+	default:
+		logger(r).Error("internal error", "err", err)
+		ae = apierr.Internal()
+	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	writeJSON(w, ae.Status, ae)
+}
+
+// logger returns the request's logger (with its request id).
+func logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}

@@ -1,0 +1,180 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/token"
+)
+
+type loggerKey struct{}
+type principalKey struct{}
+
+// requestID gives every request an id (X-Request-Id), a logger carrying it, and a body limit.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), loggerKey{}, s.Log.With("request_id", id))
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 without detail.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts and times requests by route pattern, and logs each at debug level (method,
+// route, status, duration — never a body, query string or header value).
+func (s *Server) instrument(route string, next http.Handler) http.Handler {
+	var latency = s.Metrics.Latency.WithLabelValues(route)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		d := time.Since(start)
+		latency.Observe(d.Seconds())
+		s.Metrics.Requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		if sw.status >= 500 {
+			logger(r).Error("request", "route", route, "status", sw.status, "duration_ms", d.Milliseconds())
+		} else {
+			logger(r).Debug("request", "route", route, "status", sw.status, "duration_ms", d.Milliseconds())
+		}
+	})
+}
+
+// authKind is the kind of Bearer token a route requires.
+type authKind int
+
+const (
+	authNone   authKind = iota
+	authClient          // a client access token (admin tokens are client tokens too)
+	authUser            // a user access token of a live session
+	authAdmin           // a client access token of a management client
+)
+
+// Principal is who a verified Bearer token speaks for.
+type Principal struct {
+	Claims token.Claims
+}
+
+// AppID is the application the token was issued to.
+func (p Principal) AppID() string { return p.Claims.AppID }
+
+func principal(r *http.Request) Principal {
+	p, _ := r.Context().Value(principalKey{}).(Principal)
+	return p
+}
+
+// authenticate is the one bearer middleware: it verifies the token in memory and checks that it
+// is of the kind the route declares.
+func (s *Server) authenticate(kind authKind, next http.Handler) http.Handler {
+	if kind == authNone {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := bearer(r)
+		if !ok {
+			writeError(w, r, apierr.InvalidToken())
+			return
+		}
+		c, err := s.Tokens.Verify(raw, token.APIAudience)
+		if err != nil || !kindMatches(kind, c) {
+			writeError(w, r, apierr.InvalidToken())
+			return
+		}
+		if kind == authUser && s.Sessions != nil {
+			live, err := s.Sessions.SessionActive(r.Context(), c.SessionID)
+			if err != nil {
+				writeError(w, r, err)
+				return
+			}
+			if !live {
+				writeError(w, r, apierr.InvalidToken())
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, Principal{Claims: c})))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, raw, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	raw = strings.TrimSpace(raw)
+	return raw, raw != ""
+}
+
+func kindMatches(kind authKind, c token.Claims) bool {
+	isClient := c.SessionID == "" && c.Subject != "" && c.Subject == c.ClientID
+	switch kind {
+	case authClient:
+		return isClient
+	case authAdmin:
+		if !isClient {
+			return false
+		}
+		for _, role := range c.Roles {
+			if role == token.AdminRole {
+				return true
+			}
+		}
+		return false
+	case authUser:
+		return c.SessionID != "" && c.Subject != c.ClientID
+	}
+	return false
+}

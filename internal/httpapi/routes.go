@@ -1,0 +1,40 @@
+package httpapi
+
+import "net/http"
+
+type route struct {
+	pattern string
+	auth    authKind
+	handler http.Handler
+}
+
+// routes is the whole API surface at a glance: method and path, the token it needs, the handler.
+func (s *Server) routes() []route {
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	return []route{
+		// tokens and discovery
+		{"POST /oidc/token", authNone, h(s.token)},
+		{"GET /cis/oidc/jwks", authNone, h(s.jwks)},
+		{"GET /.well-known/openid-configuration", authNone, h(s.discovery)},
+		{"GET /cis/oidc/.well-known/openid-configuration", authNone, h(s.discovery)},
+		{"GET /oidc/.well-known/openid-configuration", authNone, h(s.discovery)},
+
+		// users (users.yml)
+		{"POST /cis/v1/users", authClient, h(s.createUser)},
+		{"GET /cis/v1/users", authClient, h(s.listUsers)},
+		{"GET /cis/v1/users/count", authClient, h(s.countUsers)},
+		{"GET /cis/v1/users/identifier", authClient, h(s.getUserByIdentifier)},
+		{"GET /cis/v1/users/{user_id}", authClient, h(s.getUser)},
+		{"PUT /cis/v1/users/{user_id}", authClient, h(s.updateUser)},
+		{"GET /cis/v1/users/email/{email}", authClient, h(s.getUserByEmail)},
+		{"GET /cis/v1/users/phone-number/{phone_number}", authClient, h(s.getUserByPhone)},
+		{"GET /cis/v1/users/phone/{phone_number}", authClient, h(s.getUserByPhone)},
+		{"GET /cis/v1/users/username/{username}", authClient, h(s.getUserByUsername)},
+		{"DELETE /cis/v1/manage/users/{user_id}", authClient, h(s.deleteUser)},
+
+		// operations
+		{"GET /healthz", authNone, h(s.healthz)},
+		{"GET /readyz", authNone, h(s.readyz)},
+		{"GET /metrics", authNone, s.metricsHandler()},
+	}
+}

@@ -1,0 +1,56 @@
+// Package httpapi owns Latch's HTTP surface: the route table, middleware (request id, logging,
+// metrics, body limit, bearer auth), strict JSON decoding with field-named 400s, and the mapping of
+// errors to Mosaic bodies. Handlers are thin: they decode, call one service method, and encode.
+// It never logs a request body, a code or a token.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/metrics"
+	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/token"
+	"github.com/latch-auth/latch/internal/user"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+// SessionChecker tells whether a session is still live, so that the access tokens of a logged-out
+// session are refused by Latch's own user routes.
+type SessionChecker interface {
+	SessionActive(ctx context.Context, sessionID string) (bool, error)
+}
+
+// Server holds the services the handlers call.
+type Server struct {
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics
+	Store    store.Store
+	Apps     *app.Service
+	Users    *user.Service
+	Tokens   *token.Signer
+	Keys     *token.KeyRing
+	Issuer   string
+	Sessions SessionChecker // nil: user tokens are checked only by signature and expiry
+
+	grants map[string]grantFunc
+}
+
+// Handler builds the route table and middleware.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.grants = s.grantTable()
+	for _, r := range s.routes() {
+		mux.Handle(r.pattern, s.instrument(r.pattern, s.authenticate(r.auth, r.handler)))
+	}
+	mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(s.notFound)))
+	return s.requestID(s.recoverPanics(mux))
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, &apiError{status: http.StatusNotFound, code: "not_found", message: "No route for " + r.Method + " " + r.URL.Path})
+}

@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/token"
+)
+
+// grantFunc serves one grant type for an authenticated client.
+type grantFunc func(ctx context.Context, c store.Client, a app.App, form url.Values) (any, error)
+
+func (s *Server) grantTable() map[string]grantFunc {
+	return map[string]grantFunc{
+		"client_credentials": func(_ context.Context, c store.Client, a app.App, form url.Values) (any, error) {
+			return s.Tokens.ClientCredentials(c, a, form.Get("resource"))
+		},
+	}
+}
+
+// oauthError is a token-endpoint error: RFC 6749 fields for OAuth clients, and Mosaic's
+// message/error_code for Mosaic clients.
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="latch"`)
+	}
+	writeJSON(w, status, map[string]any{"error": code, "error_description": description, "message": description, "error_code": status})
+}
+
+// token serves POST /oidc/token. The client is authenticated before anything else is read, so a
+// failed attempt consumes no code or refresh token.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type: must be application/x-www-form-urlencoded")
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "body: malformed form encoding")
+		return
+	}
+	clientID, clientSecret, ok := basicAuth(r)
+	if !ok {
+		clientID, clientSecret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if clientID == "" {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client_id: is required")
+		return
+	}
+	c, a, err := s.Apps.Authenticate(r.Context(), clientID, clientSecret)
+	if errors.Is(err, app.ErrBadClient) {
+		logger(r).Info("client authentication failed", "client_id", clientID)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client credentials")
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	grantType := form.Get("grant_type")
+	if grantType == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type: is required")
+		return
+	}
+	grant, ok := s.grants[grantType]
+	if !ok {
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type: "+grantType+" is not supported")
+		return
+	}
+	resp, err := grant(r.Context(), c, a, form)
+	if err != nil {
+		var ae *apierr.Error
+		if errors.As(err, &ae) && ae.Status < 500 {
+			code := "invalid_request"
+			if ae.Code == "invalid_grant" || ae.Code == "auth_invalid_credentials" {
+				code = "invalid_grant"
+			}
+			writeOAuthError(w, ae.Status, code, ae.Message)
+			return
+		}
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// basicAuth reads HTTP Basic client credentials, URL-decoding both parts (RFC 6749 §2.3.1).
+func basicAuth(r *http.Request) (string, string, bool) {
+	id, sec, ok := r.BasicAuth()
+	if !ok {
+		return "", "", false
+	}
+	uid, err1 := url.QueryUnescape(id)
+	usec, err2 := url.QueryUnescape(sec)
+	if err1 != nil || err2 != nil {
+		return id, sec, true
+	}
+	return uid, usec, true
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Write(s.Keys.JWKS())
+}
+
+// idTokenClaims are the claims Latch puts in ID tokens.
+var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "tid", "sid", "nonce", "at_hash", "azp",
+	"email", "email_verified", "phone_number", "phone_number_verified", "approval_data", "new_user"}
+
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
+	grants := make([]string, 0, len(s.grants))
+	for g := range s.grants {
+		grants = append(grants, g)
+	}
+	slices.Sort(grants)
+	writeJSON(w, http.StatusOK, token.Discovery(strings.TrimSuffix(s.Issuer, "/"), grants, idTokenClaims))
+}

@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/user"
+)
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	var in user.Input
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	u, err := s.Users.Create(r.Context(), in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"result": user.API(u)})
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
+	var in user.Input
+	if err := decode(r, &in); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	u, err := s.Users.Update(r.Context(), r.PathValue("user_id"), in)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u)})
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	s.writeUser(w, r, user.IDUserID, r.PathValue("user_id"))
+}
+
+func (s *Server) getUserByEmail(w http.ResponseWriter, r *http.Request) {
+	s.writeUser(w, r, user.IDEmail, r.PathValue("email"))
+}
+
+func (s *Server) getUserByPhone(w http.ResponseWriter, r *http.Request) {
+	s.writeUser(w, r, user.IDPhone, r.PathValue("phone_number"))
+}
+
+func (s *Server) getUserByUsername(w http.ResponseWriter, r *http.Request) {
+	s.writeUser(w, r, user.IDUsername, r.PathValue("username"))
+}
+
+// identifierNames maps users.yml's identifier_name values to Latch identifier types.
+var identifierNames = map[string]string{"email": user.IDEmail, "phoneNumber": user.IDPhone, "phone_number": user.IDPhone, "username": user.IDUsername, "user_id": user.IDUserID, "userId": user.IDUserID}
+
+func (s *Server) getUserByIdentifier(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("identifier_name")
+	typ, ok := identifierNames[name]
+	if !ok {
+		writeError(w, r, apierr.Invalid("identifier_name", "must be one of email, phoneNumber, username, user_id"))
+		return
+	}
+	s.writeUser(w, r, typ, r.URL.Query().Get("identifier_value"))
+}
+
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, typ, identifier string) {
+	u, err := s.Users.Find(r.Context(), typ, identifier)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u)})
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	if err := s.Users.Delete(r.Context(), r.PathValue("user_id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// userQuery reads the search and paging parameters of users.yml.
+func userQuery(r *http.Request) (store.UserQuery, error) {
+	v := r.URL.Query()
+	q := store.UserQuery{Search: v.Get("search"), Prefix: v.Get("search_prefix"), Limit: 100}
+	intParam := func(name string, dst *int, max int) error {
+		raw := v.Get(name)
+		if raw == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || n > max {
+			return apierr.Invalid(name, "must be an integer between 0 and "+strconv.Itoa(max))
+		}
+		*dst = n
+		return nil
+	}
+	if err := intParam("page_offset", &q.Offset, 1<<30); err != nil {
+		return q, err
+	}
+	if err := intParam("page_limit", &q.Limit, 5000); err != nil {
+		return q, err
+	}
+	if q.Limit == 0 {
+		q.Limit = 100
+	}
+	switch f := v.Get("sort_field"); f {
+	case "", "created_at", "email", "phone_number", "last_auth":
+		q.SortField = f
+	default:
+		return q, apierr.Invalid("sort_field", "must be one of created_at, email, phone_number, last_auth")
+	}
+	switch o := v.Get("sort_order"); o {
+	case "", "asc":
+	case "desc":
+		q.Desc = true
+	default:
+		return q, apierr.Invalid("sort_order", "must be asc or desc")
+	}
+	return q, nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	q, err := userQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	users, total, err := s.Users.List(r.Context(), q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(users))
+	for _, u := range users {
+		out = append(out, user.API(u))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"result":      out,
+		"total_count": total,
+		"page_info":   map[string]bool{"has_next_page": q.Offset+len(users) < total, "has_previous_page": q.Offset > 0},
+	})
+}
+
+func (s *Server) countUsers(w http.ResponseWriter, r *http.Request) {
+	q, err := userQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	n, err := s.Users.Count(r.Context(), q)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": map[string]int{"user_count": n}})
+}

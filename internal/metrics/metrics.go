@@ -1,0 +1,47 @@
+// Package metrics owns Latch's Prometheus metrics: one registry per process (no global state),
+// requests by route and status, latency by route, logins by method and outcome, and messages
+// sent by channel. Labels never carry identifiers, codes or tokens.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the collectors Latch updates.
+type Metrics struct {
+	Registry *prometheus.Registry
+	Requests *prometheus.CounterVec
+	Latency  *prometheus.HistogramVec
+	Logins   *prometheus.CounterVec
+	Messages *prometheus.CounterVec
+}
+
+// New registers Latch's collectors (and the Go and process collectors) in a new registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latch_http_requests_total", Help: "HTTP requests by route pattern and status."}, []string{"route", "status"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "latch_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"}),
+		Logins:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latch_logins_total", Help: "Login attempts by method and outcome."}, []string{"method", "outcome"}),
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latch_messages_sent_total", Help: "Messages sent by channel and outcome."}, []string{"channel", "outcome"}),
+	}
+	m.Registry.MustRegister(m.Requests, m.Latency, m.Logins, m.Messages,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Login counts one login attempt.
+func (m *Metrics) Login(method, outcome string) {
+	if m != nil {
+		m.Logins.WithLabelValues(method, outcome).Inc()
+	}
+}
+
+// Message counts one message delivery.
+func (m *Metrics) Message(channel, outcome string) {
+	if m != nil {
+		m.Messages.WithLabelValues(channel, outcome).Inc()
+	}
+}

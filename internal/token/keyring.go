@@ -1,0 +1,198 @@
+// Package token owns Latch's JWTs: the signing key ring (ES256, private keys sealed at rest and
+// parsed once), minting and in-memory verification, the JWKS and discovery documents, and the
+// client_credentials grant. It never logs a token or a key.
+package token
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/store"
+)
+
+// Alg is the signing algorithm Latch uses.
+const Alg = jose.ES256
+
+// KeyRing holds the decrypted signing keys. The newest key signs; every key that may still
+// verify a live token is published and accepted.
+type KeyRing struct {
+	store     store.Keys
+	box       *secret.Box
+	clock     clock.Clock
+	retention time.Duration // how long a retired key stays published
+	log       *slog.Logger
+
+	mu     sync.RWMutex
+	signer jose.Signer
+	kid    string
+	public map[string]*ecdsa.PublicKey
+	jwks   []byte
+	loaded map[string]bool // kids already decrypted, so a reload parses only new keys
+	keys   map[string]*ecdsa.PrivateKey
+}
+
+// NewKeyRing returns an empty key ring; call Load before use.
+func NewKeyRing(s store.Keys, box *secret.Box, c clock.Clock, retention time.Duration, log *slog.Logger) *KeyRing {
+	return &KeyRing{store: s, box: box, clock: c, retention: retention, log: log,
+		public: map[string]*ecdsa.PublicKey{}, loaded: map[string]bool{}, keys: map[string]*ecdsa.PrivateKey{}}
+}
+
+// keyAD binds a sealed key to its kid.
+func keyAD(kid string) []byte { return []byte("signing-key:" + kid) }
+
+// Rotate creates a new signing key; older keys stay published for the retention period.
+func (k *KeyRing) Rotate(ctx context.Context) (string, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return "", err
+	}
+	kid := secret.NewID()
+	sealed, err := k.box.Seal(der, keyAD(kid))
+	if err != nil {
+		return "", err
+	}
+	if err := k.store.AddSigningKey(ctx, store.SigningKey{KID: kid, Alg: string(Alg), Private: sealed, CreatedAt: k.clock.Now()}); err != nil {
+		return "", fmt.Errorf("store signing key: %w", err)
+	}
+	return kid, k.Load(ctx)
+}
+
+// EnsureKey creates the first signing key when the database has none, then loads the ring.
+func (k *KeyRing) EnsureKey(ctx context.Context) error {
+	keys, err := k.store.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		_, err := k.Rotate(ctx)
+		return err
+	}
+	return k.Load(ctx)
+}
+
+// Load reads the keys from the store, decrypting only those not loaded before. A key that cannot
+// be decrypted is an error: the configured encryption key is not the one the database was made with.
+func (k *KeyRing) Load(ctx context.Context) error {
+	rows, err := k.store.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list signing keys: %w", err)
+	}
+	now := k.clock.Now()
+	k.mu.RLock()
+	known := make(map[string]*ecdsa.PrivateKey, len(k.keys))
+	for kid, p := range k.keys {
+		known[kid] = p
+	}
+	k.mu.RUnlock()
+
+	public := map[string]*ecdsa.PublicKey{}
+	var jwks jose.JSONWebKeySet
+	var signKID string
+	var signKey *ecdsa.PrivateKey
+	for _, row := range rows { // newest first
+		if !row.RetiredAt.IsZero() && now.Sub(row.RetiredAt) > k.retention {
+			continue
+		}
+		priv, ok := known[row.KID]
+		if !ok {
+			der, err := k.box.Open(row.Private, keyAD(row.KID))
+			if err != nil {
+				return fmt.Errorf("signing key %s: %w (is LATCH_ENCRYPTION_KEY the key this database was created with?)", row.KID, err)
+			}
+			parsed, err := x509.ParsePKCS8PrivateKey(der)
+			if err != nil {
+				return fmt.Errorf("signing key %s: parse: %w", row.KID, err)
+			}
+			ec, ok := parsed.(*ecdsa.PrivateKey)
+			if !ok {
+				return fmt.Errorf("signing key %s: not an ECDSA key", row.KID)
+			}
+			priv = ec
+		}
+		known[row.KID] = priv
+		public[row.KID] = &priv.PublicKey
+		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: row.KID, Algorithm: row.Alg, Use: "sig"})
+		if signKey == nil && row.RetiredAt.IsZero() {
+			signKID, signKey = row.KID, priv
+		}
+	}
+	if signKey == nil {
+		return fmt.Errorf("no active signing key")
+	}
+	jwksJSON, err := json.Marshal(jwks)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if signKID != k.kid {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: Alg, Key: signKey},
+			(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), signKID))
+		if err != nil {
+			return err
+		}
+		k.signer, k.kid = signer, signKID
+	}
+	k.public, k.jwks, k.keys = public, jwksJSON, known
+	return nil
+}
+
+// Run reloads the ring every interval until ctx ends, so keys rotated by another node (or by
+// `latch keys rotate`) are picked up.
+func (k *KeyRing) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := k.Load(ctx); err != nil && ctx.Err() == nil {
+				k.log.Error("reload signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// JWKS returns the published key set as JSON.
+func (k *KeyRing) JWKS() []byte {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.jwks
+}
+
+// KID returns the id of the signing key.
+func (k *KeyRing) KID() string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.kid
+}
+
+func (k *KeyRing) current() jose.Signer {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.signer
+}
+
+func (k *KeyRing) publicKey(kid string) (*ecdsa.PublicKey, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	p, ok := k.public[kid]
+	return p, ok
+}

@@ -1,0 +1,298 @@
+package user
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/store"
+)
+
+// Statuses of a user.
+const (
+	StatusActive   = "Active"
+	StatusDisabled = "Disabled"
+	StatusPending  = "Pending"
+)
+
+// Name is a user's name (ApiUserName).
+type Name struct {
+	Title      string `json:"title,omitempty"`
+	FirstName  string `json:"first_name,omitempty"`
+	LastName   string `json:"last_name,omitempty"`
+	MiddleName string `json:"middle_name,omitempty"`
+}
+
+// Profile holds the ApiUser attributes Latch stores but does not interpret.
+type Profile struct {
+	Name              *Name          `json:"name,omitempty"`
+	Birthday          string         `json:"birthday,omitempty"`
+	Picture           string         `json:"picture,omitempty"`
+	Language          string         `json:"language,omitempty"`
+	ExternalUserID    string         `json:"external_user_id,omitempty"`
+	ExternalAccountID string         `json:"external_account_id,omitempty"`
+	CustomData        map[string]any `json:"custom_data,omitempty"`
+	CustomAppData     map[string]any `json:"custom_app_data,omitempty"`
+}
+
+// Input is the body of create and update (ApiCreateUserInput / ApiUpdateUserInput). A nil
+// field is left unchanged by update.
+type Input struct {
+	Email             *string        `json:"email"`
+	PhoneNumber       *string        `json:"phone_number"`
+	Username          *string        `json:"username"`
+	Status            *string        `json:"status"`
+	Name              *Name          `json:"name"`
+	Birthday          *string        `json:"birthday"`
+	Picture           *string        `json:"picture"`
+	Language          *string        `json:"language"`
+	ExternalUserID    *string        `json:"external_user_id"`
+	ExternalAccountID *string        `json:"external_account_id"`
+	CustomData        map[string]any `json:"custom_data"`
+	CustomAppData     map[string]any `json:"custom_app_data"`
+}
+
+// Service manages users.
+type Service struct {
+	store  store.Users
+	clock  clock.Clock
+	tenant func(ctx context.Context) (string, error)
+}
+
+// NewService returns a Service; tenant tells the tenant id new users belong to.
+func NewService(s store.Users, c clock.Clock, tenant func(ctx context.Context) (string, error)) *Service {
+	return &Service{store: s, clock: c, tenant: tenant}
+}
+
+// Create validates in and creates a user (201), or returns the 400 or 409 the API answers.
+func (s *Service) Create(ctx context.Context, in Input) (store.User, error) {
+	now := s.clock.Now()
+	tid, err := s.tenant(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	u := store.User{ID: secret.NewID(), TenantID: tid, Status: StatusActive, CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
+	if in.Email == nil && in.PhoneNumber == nil {
+		return store.User{}, apierr.Invalid("email", "an email or a phone_number is required")
+	}
+	if err := apply(&u, in, now); err != nil {
+		return store.User{}, err
+	}
+	if u.Email == "" && u.Phone == "" {
+		return store.User{}, apierr.Invalid("email", "an email or a phone_number is required")
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return store.User{}, conflict(err)
+	}
+	return u, nil
+}
+
+func conflict(err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &apierr.Error{Status: 409, Message: "User with this email, phone number or username already exists", TSCode: "identifier_taken"}
+	}
+	return err
+}
+
+// apply validates in and writes its non-nil fields into u.
+func apply(u *store.User, in Input, now time.Time) error {
+	if in.Email != nil {
+		if *in.Email == "" {
+			u.Email, u.EmailVerified = "", false
+		} else {
+			e, problem := NormalizeEmail(*in.Email)
+			if problem != "" {
+				return apierr.Invalid("email", problem)
+			}
+			if e != u.Email {
+				u.Email, u.EmailVerified = e, false
+			}
+		}
+	}
+	if in.PhoneNumber != nil {
+		if *in.PhoneNumber == "" {
+			u.Phone, u.PhoneVerified = "", false
+		} else {
+			p, problem := NormalizePhone(*in.PhoneNumber)
+			if problem != "" {
+				return apierr.Invalid("phone_number", problem)
+			}
+			if p != u.Phone {
+				u.Phone, u.PhoneVerified = p, false
+			}
+		}
+	}
+	if in.Username != nil {
+		if *in.Username == "" {
+			u.Username = ""
+		} else {
+			n, problem := NormalizeUsername(*in.Username)
+			if problem != "" {
+				return apierr.Invalid("username", problem)
+			}
+			u.Username = n
+		}
+	}
+	if in.Status != nil {
+		switch *in.Status {
+		case StatusActive, StatusDisabled, StatusPending:
+		default:
+			return apierr.Invalid("status", "must be one of Active, Disabled, Pending")
+		}
+		if *in.Status != u.Status {
+			u.Status, u.StatusChangeAt = *in.Status, now
+		}
+	}
+	var p Profile
+	if len(u.Profile) > 0 {
+		if err := json.Unmarshal(u.Profile, &p); err != nil {
+			return fmt.Errorf("stored profile: %w", err)
+		}
+	}
+	if err := mergeProfile(&p, in); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	u.Profile = raw
+	return nil
+}
+
+func mergeProfile(p *Profile, in Input) error {
+	str := func(dst *string, v *string, field string, max int) error {
+		if v == nil {
+			return nil
+		}
+		if len(*v) > max {
+			return apierr.Invalid(field, fmt.Sprintf("must be at most %d characters", max))
+		}
+		*dst = *v
+		return nil
+	}
+	if in.Name != nil {
+		for f, v := range map[string]string{"name.title": in.Name.Title, "name.first_name": in.Name.FirstName, "name.last_name": in.Name.LastName, "name.middle_name": in.Name.MiddleName} {
+			if len(v) > 100 {
+				return apierr.Invalid(f, "must be at most 100 characters")
+			}
+		}
+		p.Name = in.Name
+	}
+	if in.Birthday != nil && *in.Birthday != "" {
+		if _, err := time.Parse("2006-01-02", *in.Birthday); err != nil {
+			return apierr.Invalid("birthday", "must be a date like 1990-12-31")
+		}
+	}
+	for _, f := range []struct {
+		dst   *string
+		v     *string
+		field string
+		max   int
+	}{
+		{&p.Birthday, in.Birthday, "birthday", 10},
+		{&p.Picture, in.Picture, "picture", 2048},
+		{&p.Language, in.Language, "language", 35},
+		{&p.ExternalUserID, in.ExternalUserID, "external_user_id", 200},
+		{&p.ExternalAccountID, in.ExternalAccountID, "external_account_id", 200},
+	} {
+		if err := str(f.dst, f.v, f.field, f.max); err != nil {
+			return err
+		}
+	}
+	if in.CustomData != nil { // shallow merge, as Mosaic documents
+		if p.CustomData == nil {
+			p.CustomData = map[string]any{}
+		}
+		for k, v := range in.CustomData {
+			p.CustomData[k] = v
+		}
+	}
+	if in.CustomAppData != nil {
+		p.CustomAppData = in.CustomAppData
+	}
+	return nil
+}
+
+// Update merges in into the user.
+func (s *Service) Update(ctx context.Context, id string, in Input) (store.User, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	now := s.clock.Now()
+	if err := apply(&u, in, now); err != nil {
+		return store.User{}, err
+	}
+	if u.Email == "" && u.Phone == "" {
+		return store.User{}, apierr.Invalid("email", "a user needs an email or a phone_number")
+	}
+	u.UpdatedAt = now
+	if err := s.store.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, apierr.UserNotFound()
+		}
+		return store.User{}, conflict(err)
+	}
+	return u, nil
+}
+
+// Get returns a user by id or the 404.
+func (s *Service) Get(ctx context.Context, id string) (store.User, error) {
+	return notFound(s.store.GetUser(ctx, id))
+}
+
+func notFound(u store.User, err error) (store.User, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, apierr.UserNotFound()
+	}
+	return u, err
+}
+
+// Find returns the user named by identifier of identifier type typ (default email), or the
+// 400 for a bad identifier, or the 404.
+func (s *Service) Find(ctx context.Context, typ, identifier string) (store.User, error) {
+	typ, v, field, problem := NormalizeIdentifier(typ, identifier)
+	if field != "" {
+		return store.User{}, apierr.Invalid(field, problem)
+	}
+	switch typ {
+	case IDEmail:
+		return notFound(s.store.GetUserByEmail(ctx, v))
+	case IDPhone:
+		return notFound(s.store.GetUserByPhone(ctx, v))
+	case IDUsername:
+		return notFound(s.store.GetUserByUsername(ctx, v))
+	default:
+		return notFound(s.store.GetUser(ctx, v))
+	}
+}
+
+// Delete removes a user and everything that belongs to them.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	err := s.store.DeleteUser(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.UserNotFound()
+	}
+	return err
+}
+
+// List returns a page of users and the total count matching q.
+func (s *Service) List(ctx context.Context, q store.UserQuery) ([]store.User, int, error) {
+	total, err := s.store.CountUsers(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	users, err := s.store.ListUsers(ctx, q)
+	return users, total, err
+}
+
+// Count counts the users matching q.
+func (s *Service) Count(ctx context.Context, q store.UserQuery) (int, error) {
+	return s.store.CountUsers(ctx, q)
+}
