@@ -3,8 +3,8 @@ package token
 import (
 	"time"
 
-	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
 )
