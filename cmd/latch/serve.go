@@ -16,12 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latch-auth/latch/internal/clock"
 	"github.com/latch-auth/latch/internal/config"
-	"github.com/latch-auth/latch/internal/httpapi"
 	"github.com/latch-auth/latch/internal/metrics"
-	"github.com/latch-auth/latch/internal/token"
-	"github.com/latch-auth/latch/internal/user"
 )
 
 func serveCmd() *cobra.Command {
@@ -78,18 +74,13 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		ln.Close()
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	clk := clock.System{}
-	m := metrics.New()
-	api := &httpapi.Server{
-		Log:     log,
-		Metrics: m,
-		Store:   c.store,
-		Apps:    c.apps,
-		Users:   user.NewService(c.store, clk, c.apps.TenantID),
-		Tokens:  &token.Signer{Ring: c.keys, Issuer: issuer, Clock: clk},
-		Keys:    c.keys,
-		Issuer:  issuer,
+	router, delivered, err := providers(cfg, c.store)
+	if err != nil {
+		ln.Close()
+		return err
 	}
+	m := metrics.New()
+	api := buildAPI(c, cfg, issuer, router, log, m)
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -107,6 +98,10 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 	fmt.Fprintf(out, "  issuer:    %s\n", issuer)
 	fmt.Fprintf(out, "  database:  %s\n", cfg.DatabaseString())
 	fmt.Fprintf(out, "  mode:      %s\n", mode)
+	fmt.Fprintf(out, "  email:     %s\n  sms:       %s\n", delivered["email"], delivered["sms"])
+	if cfg.Dev() {
+		fmt.Fprintf(out, "  outbox:    http://%s/dev/outbox\n", addr)
+	}
 	if c.keyGenerated {
 		fmt.Fprintf(out, "  encryption key generated in %s/encryption.key (set LATCH_ENCRYPTION_KEY in production)\n", cfg.DataDir)
 	}

@@ -31,7 +31,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apierr.Error
 	var local *apiError
+	var wrapped interface{ APIError() *apierr.Error }
 	switch {
+	case errors.As(err, &wrapped):
+		// An error that maps to an API answer but whose cause belongs in the log (a provider failure).
+		logger(r).Error("request failed", "err", err)
+		ae = wrapped.APIError()
 	case errors.As(err, &ae):
 	case errors.As(err, &local):
 		ae = &apierr.Error{Status: local.status, Code: local.code, Message: local.message}

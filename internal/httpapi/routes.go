@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/latch-auth/latch/internal/magiclink"
+)
 
 type route struct {
 	pattern string
@@ -11,13 +15,26 @@ type route struct {
 // routes is the whole API surface at a glance: method and path, the token it needs, the handler.
 func (s *Server) routes() []route {
 	h := func(f http.HandlerFunc) http.Handler { return f }
-	return []route{
+	routes := []route{
 		// tokens and discovery
 		{"POST /oidc/token", authNone, h(s.token)},
 		{"GET /cis/oidc/jwks", authNone, h(s.jwks)},
 		{"GET /.well-known/openid-configuration", authNone, h(s.discovery)},
 		{"GET /cis/oidc/.well-known/openid-configuration", authNone, h(s.discovery)},
 		{"GET /oidc/.well-known/openid-configuration", authNone, h(s.discovery)},
+
+		// backend one-time login (seed 002)
+		{"POST /cis/v1/auth/otp/send", authClient, h(s.otpSend)},
+		{"POST /cis/v1/auth/otp/authenticate", authClient, h(s.otpAuthenticate)},
+		{"POST /cis/v1/auth/link/email/send", authClient, h(s.linkSend)},
+		{"POST /cis/v1/auth/link/email/authenticate", authClient, h(s.linkAuthenticate)},
+		{"GET " + magiclink.RedirectPath, authNone, h(s.linkRedirect)},
+
+		// sessions
+		{"POST /cis/v1/auth/session/authenticate", authClient, h(s.sessionAuthenticate)},
+		{"POST /cis/v1/auth/session/logout", authClient, h(s.sessionLogout)},
+		{"POST /cis/v1/auth/token/refresh", authClient, h(s.tokenRefresh)},
+		{"POST /cis/v1/auth/logout", authUser, h(s.logout)},
 
 		// users (users.yml)
 		{"POST /cis/v1/users", authClient, h(s.createUser)},
@@ -37,4 +54,8 @@ func (s *Server) routes() []route {
 		{"GET /readyz", authNone, h(s.readyz)},
 		{"GET /metrics", authNone, s.metricsHandler()},
 	}
+	if s.Dev {
+		routes = append(routes, route{"GET /dev/outbox.json", authNone, h(s.outboxJSON)})
+	}
+	return routes
 }

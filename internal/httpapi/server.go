@@ -5,12 +5,14 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
+	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/token"
 	"github.com/latch-auth/latch/internal/user"
@@ -18,12 +20,6 @@ import (
 
 // MaxBody is the largest request body accepted.
 const MaxBody = 64 << 10
-
-// SessionChecker tells whether a session is still live, so that the access tokens of a logged-out
-// session are refused by Latch's own user routes.
-type SessionChecker interface {
-	SessionActive(ctx context.Context, sessionID string) (bool, error)
-}
 
 // Server holds the services the handlers call.
 type Server struct {
@@ -35,7 +31,10 @@ type Server struct {
 	Tokens   *token.Signer
 	Keys     *token.KeyRing
 	Issuer   string
-	Sessions SessionChecker // nil: user tokens are checked only by signature and expiry
+	Sessions *session.Service
+	OTP      *otp.Flow
+	Links    *magiclink.Flow
+	Dev      bool // serve the dev outbox
 
 	grants map[string]grantFunc
 }

@@ -23,6 +23,9 @@ func (s *Server) grantTable() map[string]grantFunc {
 		"client_credentials": func(_ context.Context, c store.Client, a app.App, form url.Values) (any, error) {
 			return s.Tokens.ClientCredentials(c, a, form.Get("resource"))
 		},
+		"refresh_token": func(ctx context.Context, c store.Client, a app.App, form url.Values) (any, error) {
+			return s.Sessions.Refresh(ctx, a, c.ClientID, form.Get("refresh_token"))
+		},
 	}
 }
 

@@ -22,6 +22,8 @@ type Store interface {
 	Users
 	Keys
 	Outbox
+	Codes
+	Sessions
 	// Ping checks that the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the connections.

@@ -20,11 +20,14 @@ type dialect struct {
 	goose    goose.Dialect
 	dollar   bool   // PostgreSQL placeholders $1, $2, ...
 	greatest string // the two-argument max function
+	// lockKey serializes transactions on one key across nodes ("" where the engine already
+	// serializes writers, as SQLite does).
+	lockKey string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite", goose: goose.DialectSQLite3, greatest: "max"}
-	postgresDialect = dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true, greatest: "GREATEST"}
+	postgresDialect = dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true, greatest: "GREATEST", lockKey: "SELECT pg_advisory_xact_lock(hashtext(?))"}
 )
 
 // rebind rewrites ? placeholders for PostgreSQL. Queries never contain a literal '?'.

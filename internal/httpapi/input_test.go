@@ -1,0 +1,306 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/latch-auth/latch/internal/store"
+)
+
+// jsonRoute is a route that reads a JSON body, with what it accepts and the fields it reads.
+type jsonRoute struct {
+	pattern string
+	method  string
+	path    string
+	valid   func() map[string]any // a fresh body the route accepts
+	okCode  int
+	fields  []fieldCase // one wrong-typed value per field the route reads
+}
+
+type fieldCase struct {
+	field string         // the field the 400 must name
+	patch map[string]any // merged into a valid body
+}
+
+// userInputWrongTypes covers every field of user.Input (create and update).
+var userInputWrongTypes = []fieldCase{
+	{"email", map[string]any{"email": 5, "phone_number": "+14155550999"}},
+	{"phone_number", map[string]any{"phone_number": true}},
+	{"username", map[string]any{"username": []int{1}}},
+	{"status", map[string]any{"status": 1}},
+	{"name", map[string]any{"name": "x"}},
+	{"name.first_name", map[string]any{"name": map[string]any{"first_name": 5}}},
+	{"name.last_name", map[string]any{"name": map[string]any{"last_name": false}}},
+	{"birthday", map[string]any{"birthday": 19901231}},
+	{"picture", map[string]any{"picture": map[string]any{}}},
+	{"language", map[string]any{"language": false}},
+	{"external_user_id", map[string]any{"external_user_id": 12}},
+	{"external_account_id", map[string]any{"external_account_id": []string{"a"}}},
+	{"custom_data", map[string]any{"custom_data": []int{1}}},
+	{"custom_data", map[string]any{"custom_data": "x"}},
+	{"custom_app_data", map[string]any{"custom_app_data": []int{1}}},
+}
+
+// userInputBadValues are well-typed values the user service must refuse, naming the field.
+var userInputBadValues = []fieldCase{
+	{"email", map[string]any{"email": "not-an-email"}},
+	{"email", map[string]any{"email": "Someone <someone@example.com>"}},
+	{"phone_number", map[string]any{"phone_number": "4155550100"}},
+	{"phone_number", map[string]any{"phone_number": "+1 415 555 0100"}},
+	{"username", map[string]any{"username": "has space"}},
+	{"status", map[string]any{"status": "Deleted"}},
+	{"birthday", map[string]any{"birthday": "31/12/1990"}},
+	{"language", map[string]any{"language": strings.Repeat("x", 36)}},
+	{"name.first_name", map[string]any{"name": map[string]any{"first_name": strings.Repeat("x", 101)}}},
+}
+
+func jsonRoutes(userID string) []jsonRoute {
+	n := 0
+	return []jsonRoute{
+		{
+			pattern: "POST /cis/v1/users", method: "POST", path: "/cis/v1/users", okCode: 201,
+			valid: func() map[string]any {
+				n++
+				return map[string]any{"email": fmt.Sprintf("new%d@example.com", n)}
+			},
+			fields: userInputWrongTypes,
+		},
+		{
+			pattern: "PUT /cis/v1/users/{user_id}", method: "PUT", path: "/cis/v1/users/" + userID, okCode: 200,
+			valid:  func() map[string]any { return map[string]any{"language": "de"} },
+			fields: userInputWrongTypes,
+		},
+	}
+}
+
+// TestJSONRoutesCoverEveryBodyRoute keeps jsonRoutes complete: every POST and PUT of the route
+// table reads a JSON body except the form-encoded token endpoint.
+func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
+	ts := sqliteServer(t)
+	formRoutes := map[string]bool{"POST /oidc/token": true}
+	listed := map[string]bool{}
+	for _, r := range jsonRoutes("u1") {
+		listed[r.pattern] = true
+	}
+	var want []string
+	for _, r := range ts.API.routes() {
+		method, _, _ := strings.Cut(r.pattern, " ")
+		if (method == "POST" || method == "PUT" || method == "PATCH") && !formRoutes[r.pattern] {
+			want = append(want, r.pattern)
+			if !listed[r.pattern] {
+				t.Errorf("route %q reads a body but is missing from jsonRoutes", r.pattern)
+			}
+		}
+	}
+	for p := range listed {
+		if !slices.Contains(want, p) {
+			t.Errorf("jsonRoutes lists %q, which is not a body route of routes()", p)
+		}
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
+}
+
+// allUsers snapshots every stored user, to prove a refused request wrote nothing.
+func allUsers(t *testing.T, ts *testServer) []store.User {
+	t.Helper()
+	us, err := ts.Store.ListUsers(context.Background(), store.UserQuery{Limit: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return us
+}
+
+// assertInvalid checks a 400 system_invalid_input whose message starts with "field:".
+func assertInvalid(t *testing.T, r response, field string) {
+	t.Helper()
+	if r.Status != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400 naming %q (body %s)", r.Status, field, r.Body)
+	}
+	assertContentTypeJSON(t, r)
+	b := r.JSON(t)
+	if b["error_code"] != "system_invalid_input" {
+		t.Errorf("error_code = %v, want system_invalid_input (body %s)", b["error_code"], r.Body)
+	}
+	if msg, _ := b["message"].(string); !strings.HasPrefix(msg, field+":") {
+		t.Errorf("message = %q, want it to start with %q", msg, field+":")
+	}
+}
+
+func TestJSONBodyInput(t *testing.T) {
+	ts := sqliteServer(t)
+	tok := ts.clientToken(t)
+	u := ts.createUser(t, tok, map[string]any{"email": "existing@example.com", "custom_data": map[string]any{"k": "v"}})
+	userID := u["user_id"].(string)
+
+	for _, rt := range jsonRoutes(userID) {
+		t.Run(rt.method+"_"+strings.ReplaceAll(strings.TrimPrefix(rt.path, "/"), "/", "_"), func(t *testing.T) {
+			send := func(t *testing.T, body any) response {
+				t.Helper()
+				return ts.authed(t, tok, rt.method, rt.path, body)
+			}
+			refused := func(t *testing.T, name string, body any, check func(t *testing.T, r response)) {
+				t.Run(name, func(t *testing.T) {
+					before := allUsers(t, ts)
+					r := send(t, body)
+					check(t, r)
+					if after := allUsers(t, ts); !reflect.DeepEqual(before, after) {
+						t.Errorf("a refused request changed the stored users")
+					}
+				})
+			}
+			for _, tc := range []struct{ name, body string }{
+				{"malformed_json", `{"email":`},
+				{"trailing_garbage", `{"email":"a@example.com"} x`},
+				{"two_objects", `{}{}`},
+				{"json_array", `[{"email":"a@example.com"}]`},
+				{"json_string", `"a@example.com"`},
+				{"json_number", `5`},
+				{"json_null", `null`},
+				{"not_json", `email=a@example.com`},
+			} {
+				refused(t, tc.name, tc.body, func(t *testing.T, r response) { assertInvalid(t, r, "body") })
+			}
+			for _, fc := range rt.fields {
+				refused(t, "wrong_type_"+fc.field, merge(rt.valid(), fc.patch), func(t *testing.T, r response) { assertInvalid(t, r, fc.field) })
+			}
+			for _, fc := range userInputBadValues {
+				refused(t, "bad_value_"+fc.field, merge(rt.valid(), fc.patch), func(t *testing.T, r response) { assertInvalid(t, r, fc.field) })
+			}
+			pad := func(n int) map[string]any {
+				return merge(rt.valid(), map[string]any{"custom_data": map[string]any{"pad": strings.Repeat("a", n)}})
+			}
+			refused(t, "oversize_body", pad(MaxBody), func(t *testing.T, r response) {
+				if r.Status != http.StatusRequestEntityTooLarge {
+					t.Fatalf("status %d, want 413 (body %.200s)", r.Status, r.Body)
+				}
+				assertContentTypeJSON(t, r)
+				b := r.JSON(t)
+				if b["error_code"] != "payload_too_large" {
+					t.Errorf("error_code = %v, want payload_too_large", b["error_code"])
+				}
+				if msg, _ := b["message"].(string); !strings.HasPrefix(msg, "body:") {
+					t.Errorf("message = %q, want it to start with body:", msg)
+				}
+			})
+			t.Run("body_just_under_the_limit_is_accepted", func(t *testing.T) {
+				if r := send(t, pad(MaxBody-1024)); r.Status != rt.okCode {
+					t.Fatalf("status %d, want %d (body %.200s)", r.Status, rt.okCode, r.Body)
+				}
+			})
+			t.Run("unknown_fields_are_tolerated", func(t *testing.T) {
+				body := merge(rt.valid(), map[string]any{"favourite_colour": "blue", "nested": map[string]any{"x": []int{1, 2}}, "email_verified": "yes"})
+				r := send(t, body)
+				if r.Status != rt.okCode {
+					t.Fatalf("status %d, want %d (body %s)", r.Status, rt.okCode, r.Body)
+				}
+				res, _ := r.JSON(t)["result"].(map[string]any)
+				for _, k := range []string{"favourite_colour", "nested"} {
+					if _, ok := res[k]; ok {
+						t.Errorf("unknown field %q was stored and echoed: %s", k, r.Body)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestCreateUserRequiresEmailOrPhone(t *testing.T) {
+	ts := sqliteServer(t)
+	tok := ts.clientToken(t)
+	for name, body := range map[string]string{
+		"empty_body":   ``,
+		"empty_object": `{}`,
+		"empty_email":  `{"email":""}`,
+		"only_username": `{"username":"solo"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := ts.authed(t, tok, http.MethodPost, "/cis/v1/users", body)
+			assertInvalid(t, r, "email")
+			if n := ts.userCount(t); n != 0 {
+				t.Fatalf("user count %d after a refused create", n)
+			}
+		})
+	}
+}
+
+func TestUserQueryParams(t *testing.T) {
+	ts := sqliteServer(t)
+	tok := ts.clientToken(t)
+	ts.createUser(t, tok, map[string]any{"email": "q@example.com"})
+	for _, tc := range []struct{ path, param string }{
+		{"/cis/v1/users?page_limit=abc", "page_limit"},
+		{"/cis/v1/users?page_limit=6000", "page_limit"},
+		{"/cis/v1/users?page_limit=-1", "page_limit"},
+		{"/cis/v1/users?page_limit=1.5", "page_limit"},
+		{"/cis/v1/users?page_offset=x", "page_offset"},
+		{"/cis/v1/users?page_offset=-5", "page_offset"},
+		{"/cis/v1/users?sort_order=up", "sort_order"},
+		{"/cis/v1/users?sort_field=name", "sort_field"},
+		{"/cis/v1/users/count?page_limit=abc", "page_limit"},
+		{"/cis/v1/users/identifier?identifier_name=shoe_size&identifier_value=42", "identifier_name"},
+		{"/cis/v1/users/identifier?identifier_value=q@example.com", "identifier_name"},
+		{"/cis/v1/users/identifier?identifier_name=email&identifier_value=not-an-email", "identifier_value"},
+		{"/cis/v1/users/identifier?identifier_name=email", "identifier_value"},
+		{"/cis/v1/users/identifier?identifier_name=phoneNumber&identifier_value=12345", "identifier_value"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			assertInvalid(t, ts.authed(t, tok, http.MethodGet, tc.path, nil), tc.param)
+		})
+	}
+	t.Run("control_good_params_are_accepted", func(t *testing.T) {
+		r := ts.authed(t, tok, http.MethodGet, "/cis/v1/users?page_limit=5000&page_offset=0&sort_order=desc&sort_field=email", nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestEveryAPIPathAnswersJSON: unknown paths and methods under the API prefixes get a JSON
+// error body, never the mux's text/plain.
+func TestEveryAPIPathAnswersJSON(t *testing.T) {
+	ts := sqliteServer(t)
+	tok := ts.clientToken(t)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/cis/"},
+		{"GET", "/cis/v1/nothing-here"},
+		{"POST", "/cis/v1/auth/unknown"},
+		{"GET", "/cis/v2/users"},
+		{"GET", "/oidc/"},
+		{"GET", "/oidc/nothing-here"},
+		{"GET", "/oidc/token"},
+		{"GET", "/.well-known/"},
+		{"GET", "/.well-known/jwks.json"},
+		{"DELETE", "/cis/v1/users"},
+		{"PATCH", "/cis/v1/users/abc"},
+		{"POST", "/cis/oidc/jwks"},
+	} {
+		t.Run(tc.method+"_"+tc.path, func(t *testing.T) {
+			r := ts.authed(t, tok, tc.method, tc.path, nil)
+			if r.Status != http.StatusNotFound && r.Status != http.StatusMethodNotAllowed {
+				t.Fatalf("status %d, want 404 or 405 (body %s)", r.Status, r.Body)
+			}
+			assertContentTypeJSON(t, r)
+			b := r.JSON(t)
+			if _, ok := b["error_code"]; !ok {
+				t.Errorf("no error_code: %s", r.Body)
+			}
+			if _, ok := b["message"].(string); !ok {
+				t.Errorf("no message: %s", r.Body)
+			}
+			if _, ok := b["status"]; ok {
+				t.Errorf("top-level status field: %s", r.Body)
+			}
+		})
+	}
+}

@@ -1,0 +1,225 @@
+// Package otp owns one-time code rules shared by every code-based login: issuing (length, lifetime,
+// send rate limit, a new code replacing the previous one), storing only a keyed hash, verifying
+// in constant time, consuming atomically, counting failures and locking identifiers. It also serves
+// the backend OTP flow (send, authenticate). It never logs or returns a code except to the caller
+// that asked for channel "direct".
+package otp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/metrics"
+	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/store"
+)
+
+// Code methods: the code spaces that lock and rate-limit separately.
+const (
+	MethodOTP  = "otp"
+	MethodLink = "link"
+)
+
+// Codes issues and checks one-time codes.
+type Codes struct {
+	store   store.Codes
+	box     *secret.Box
+	clock   clock.Clock
+	rand    io.Reader
+	log     *slog.Logger
+	metrics *metrics.Metrics
+}
+
+// NewCodes returns a Codes; r is the randomness source (crypto/rand.Reader in production).
+func NewCodes(s store.Codes, box *secret.Box, c clock.Clock, r io.Reader, log *slog.Logger, m *metrics.Metrics) *Codes {
+	return &Codes{store: s, box: box, clock: c, rand: r, log: log, metrics: m}
+}
+
+// Issue describes a code to issue.
+type Issue struct {
+	App        app.App
+	UserID     string
+	Method     string        // MethodOTP or MethodLink
+	Channel    string        // email, sms, direct
+	Identifier string        // normalized "type:value"
+	TTL        time.Duration // 0: the app's setting for the method
+	RequestID  bool          // generate a request id that verification will require
+	Payload    []byte        // what the flow needs back when the code is consumed
+}
+
+// Issued is a new code, shown once to the caller that delivers it.
+type Issued struct {
+	Code      string
+	RequestID string
+	ExpiresAt time.Time
+}
+
+func (c *Codes) hash(method, identifier, code string) string {
+	if method == MethodOTP {
+		return c.box.Hash("otp", identifier+"\x00"+code)
+	}
+	return c.box.Hash(method, code)
+}
+
+// Issue creates a code: numeric of the app's length for OTP, 256 random bits otherwise. It
+// refuses a locked identifier (403) and one over the send rate limit (429).
+func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
+	now := c.clock.Now()
+	s := in.App.Settings
+	if err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now); err != nil {
+		return Issued{}, err
+	}
+	var code string
+	ttl := in.TTL
+	if in.Method == MethodOTP {
+		var err error
+		if code, err = secret.NumericCode(c.rand, s.OTPLength); err != nil {
+			return Issued{}, fmt.Errorf("generate code: %w", err)
+		}
+		if ttl == 0 {
+			ttl = time.Duration(s.OTPExpiryMinutes) * time.Minute
+		}
+	} else {
+		code = secret.NewToken()
+		if ttl == 0 {
+			ttl = time.Duration(s.MagicLinkExpiryMinutes) * time.Minute
+		}
+	}
+	out := Issued{Code: code, ExpiresAt: now.Add(ttl)}
+	if in.RequestID {
+		out.RequestID = secret.NewID()
+	}
+	row := store.Code{ID: secret.NewID(), AppID: in.App.ID, UserID: in.UserID, Method: in.Method, Channel: in.Channel,
+		Identifier: in.Identifier, CodeHash: c.hash(in.Method, in.Identifier, code), RequestID: out.RequestID,
+		Payload: in.Payload, MaxAttempts: s.OTPMaxAttempts, CreatedAt: now, ExpiresAt: out.ExpiresAt}
+	if row.Payload == nil {
+		row.Payload = []byte("{}")
+	}
+	err := c.store.IssueCode(ctx, row, store.RateLimit{Max: s.SendLimit, Window: time.Duration(s.SendWindowMinutes) * time.Minute})
+	var limited *store.RateLimitedError
+	if errors.As(err, &limited) {
+		c.log.Warn("send rate limited", "app_id", in.App.ID, "method", in.Method, "channel", in.Channel)
+		return Issued{}, apierr.RateLimited(int(math.Ceil(limited.RetryAfter.Seconds())))
+	}
+	if err != nil {
+		return Issued{}, fmt.Errorf("issue code: %w", err)
+	}
+	return out, nil
+}
+
+func (c *Codes) checkLock(ctx context.Context, appID, method, identifier string, now time.Time) error {
+	l, err := c.store.GetLockout(ctx, appID, method, identifier)
+	if err != nil {
+		return fmt.Errorf("lockout: %w", err)
+	}
+	if l.LockedUntil.After(now) {
+		return apierr.Locked("One time code invalid due to multiple failed attempts")
+	}
+	return nil
+}
+
+// Check is a code presented for verification.
+type Check struct {
+	App        app.App
+	Method     string
+	Identifier string
+	Code       string
+	RequestID  string
+}
+
+// Verify checks a code against the identifier's latest code in constant time and consumes it
+// atomically: of concurrent requests with one code exactly one succeeds. A wrong code counts a
+// failure against the code and the identifier; reaching the limit locks the identifier (403).
+func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
+	now := c.clock.Now()
+	if err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now); err != nil {
+		return store.Code{}, err
+	}
+	row, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Code{}, c.fail(ctx, in, "", now)
+	}
+	if err != nil {
+		return store.Code{}, fmt.Errorf("latest code: %w", err)
+	}
+	if !secret.Equal(row.CodeHash, c.hash(in.Method, in.Identifier, in.Code)) {
+		return store.Code{}, c.fail(ctx, in, row.ID, now)
+	}
+	if !now.Before(row.ExpiresAt) {
+		return store.Code{}, apierr.New(400, "auth_otp_passcode_expired", "Passcode expired")
+	}
+	if row.RequestID != "" && !secret.Equal(row.RequestID, in.RequestID) {
+		return store.Code{}, apierr.Invalid("request_id", "does not match the request that sent the code")
+	}
+	consumed, err := c.store.ConsumeCode(ctx, row.ID, now)
+	if errors.Is(err, store.ErrUsed) {
+		return store.Code{}, apierr.InvalidCredentials("Invalid passcode")
+	}
+	if err != nil {
+		return store.Code{}, fmt.Errorf("consume code: %w", err)
+	}
+	if l, err := c.store.GetLockout(ctx, in.App.ID, in.Method, in.Identifier); err == nil && l.Failures > 0 {
+		if err := c.store.ClearFailures(ctx, in.App.ID, in.Method, in.Identifier); err != nil {
+			return store.Code{}, fmt.Errorf("clear failures: %w", err)
+		}
+	}
+	return consumed, nil
+}
+
+// fail records a failed attempt and returns the error the caller sees.
+func (c *Codes) fail(ctx context.Context, in Check, codeID string, now time.Time) error {
+	if codeID != "" {
+		if _, err := c.store.RecordCodeFailure(ctx, codeID); err != nil {
+			return fmt.Errorf("record code failure: %w", err)
+		}
+	}
+	s := in.App.Settings
+	l, err := c.store.RecordFailure(ctx, in.App.ID, in.Method, in.Identifier, now, store.FailurePolicy{
+		Max: s.OTPMaxAttempts, Window: time.Duration(s.LockoutMinutes) * time.Minute, LockFor: time.Duration(s.LockoutMinutes) * time.Minute})
+	if err != nil {
+		return err
+	}
+	c.metrics.Login(in.Method, "failed")
+	if l.LockedUntil.After(now) {
+		c.log.Warn("identifier locked", "app_id", in.App.ID, "method", in.Method, "failures", l.Failures)
+		return apierr.Locked("One time code invalid due to multiple failed attempts")
+	}
+	c.log.Info("login failed", "app_id", in.App.ID, "method", in.Method, "failures", l.Failures)
+	return apierr.InvalidCredentials("Invalid passcode")
+}
+
+// ConsumeByHash consumes a high-entropy code (magic link, authorization code) in one conditional
+// statement. Unknown, used and expired codes all answer ErrUsed-like errors to the caller.
+func (c *Codes) ConsumeByHash(ctx context.Context, method, code string) (store.Code, error) {
+	if code == "" {
+		return store.Code{}, store.ErrNotFound
+	}
+	row, err := c.store.ConsumeCodeByHash(ctx, method, c.box.Hash(method, code), c.clock.Now())
+	if errors.Is(err, store.ErrUsed) {
+		return store.Code{}, store.ErrNotFound
+	}
+	return row, err
+}
+
+// Find returns a high-entropy code by value without consuming it (a GET on a magic link).
+func (c *Codes) Find(ctx context.Context, method, code string) (store.Code, error) {
+	if code == "" {
+		return store.Code{}, store.ErrNotFound
+	}
+	row, err := c.store.FindCodeByHash(ctx, method, c.box.Hash(method, code))
+	if err != nil {
+		return store.Code{}, err
+	}
+	if !row.UsedAt.IsZero() || !c.clock.Now().Before(row.ExpiresAt) {
+		return store.Code{}, store.ErrNotFound
+	}
+	return row, nil
+}

@@ -1,0 +1,271 @@
+// Package session owns what every login method ends with: the session (joined for MFA, amr
+// accumulated), the user tokens (access, ID, refresh) and their rotation, and logout. Login
+// methods call Complete; nothing else mints user tokens. It never logs a token.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/token"
+	"github.com/latch-auth/latch/internal/user"
+)
+
+// TTL is the session lifetime; it slides with every refresh.
+const TTL = 14 * 24 * time.Hour
+
+// refreshPurpose separates refresh-token hashes from other keyed hashes.
+const refreshPurpose = "refresh-token"
+
+// Store is what the session service persists.
+type Store interface {
+	store.Sessions
+	GetUser(ctx context.Context, id string) (store.User, error)
+}
+
+// Service completes logins and manages sessions.
+type Service struct {
+	store  Store
+	signer *token.Signer
+	box    *secret.Box
+	clock  clock.Clock
+	log    *slog.Logger
+}
+
+// NewService returns a Service.
+func NewService(s Store, signer *token.Signer, box *secret.Box, c clock.Clock, log *slog.Logger) *Service {
+	return &Service{store: s, signer: signer, box: box, clock: c, log: log}
+}
+
+// Login is one successful authentication to turn into tokens.
+type Login struct {
+	App          app.App
+	ClientID     string
+	User         store.User
+	Method       string // amr value: eotp, sms, eml, totp; "" for session authenticate (no new factor)
+	SessionID    string // join this session (MFA) when set
+	Resource     string
+	Claims       json.RawMessage // OIDC claims request: {"id_token": {...}, "access_token": {...}}
+	ApprovalData map[string]any
+	Nonce        string
+	NewUser      bool
+}
+
+// Tokens is Mosaic's ApiTokenResponse.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	SessionID    string `json:"session_id"`
+}
+
+// refreshPayload is what a refresh token remembers for the tokens it renews.
+type refreshPayload struct {
+	Resource string          `json:"resource,omitempty"`
+	Claims   json.RawMessage `json:"claims,omitempty"`
+	Nonce    string          `json:"nonce,omitempty"`
+}
+
+// errSessionNotFound is the answer for a session that is unknown, ended, expired or not the user's.
+func errSessionNotFound() *apierr.Error {
+	return apierr.NotFound("session_not_found", "Session not found")
+}
+
+// ValidateClaims checks the shape of an OIDC claims request.
+func ValidateClaims(raw json.RawMessage) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var c map[string]map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return apierr.Invalid("claims", `must be an object like {"id_token": {"email": null}}`)
+	}
+	for k := range c {
+		if k != "id_token" && k != "access_token" && k != "userinfo" {
+			return apierr.Invalid("claims", "may only contain id_token, access_token and userinfo")
+		}
+	}
+	return nil
+}
+
+// Complete turns a successful authentication into a session and tokens, in one write transaction.
+func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
+	if l.User.Status != user.StatusActive {
+		return Tokens{}, apierr.New(403, "user_not_active", "User is not active")
+	}
+	if l.Resource != "" && !l.App.HasResource(l.Resource) {
+		return Tokens{}, apierr.Invalid("resource", "is not a resource of this application")
+	}
+	if err := ValidateClaims(l.Claims); err != nil {
+		return Tokens{}, err
+	}
+	now := s.clock.Now()
+	sess := store.Session{ID: secret.NewID(), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now}
+	isNew := true
+	if l.SessionID != "" {
+		existing, err := s.store.GetSession(ctx, l.SessionID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !live(existing, now)) ||
+			(err == nil && (existing.UserID != l.User.ID || existing.AppID != l.App.ID)) {
+			return Tokens{}, errSessionNotFound()
+		}
+		if err != nil {
+			return Tokens{}, fmt.Errorf("get session: %w", err)
+		}
+		sess, isNew = existing, false
+	} else if l.Method == "" {
+		return Tokens{}, apierr.Invalid("session_id", "is required")
+	}
+	if l.Method != "" {
+		sess.AMR = AddMethod(sess.AMR, l.Method)
+		sess.AuthTime = now
+	}
+	sess.ExpiresAt = now.Add(TTL)
+
+	rtTTL := time.Duration(l.App.Settings.RefreshTokenTTLSeconds) * time.Second
+	refresh := secret.NewToken()
+	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce})
+	rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
+		Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
+	if err := s.store.SaveLogin(ctx, sess, isNew, rt); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Tokens{}, errSessionNotFound()
+		}
+		return Tokens{}, fmt.Errorf("save login: %w", err)
+	}
+	tok, err := s.mint(l, sess)
+	if err != nil {
+		return Tokens{}, err
+	}
+	tok.RefreshToken = refresh
+	if l.Method != "" {
+		s.log.Info("login", "user_id", l.User.ID, "app_id", l.App.ID, "method", l.Method, "session_id", sess.ID, "amr", sess.AMR)
+	}
+	return tok, nil
+}
+
+func live(s store.Session, now time.Time) bool {
+	return s.EndedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// AddMethod adds method to amr once, and "mfa" once two different methods have succeeded.
+func AddMethod(amr []string, method string) []string {
+	out := slices.Clone(amr)
+	if !slices.Contains(out, method) {
+		out = append(out, method)
+	}
+	factors := 0
+	for _, m := range out {
+		if m != "mfa" {
+			factors++
+		}
+	}
+	if factors >= 2 && !slices.Contains(out, "mfa") {
+		out = append(out, "mfa")
+	}
+	return out
+}
+
+// mint signs the access and ID tokens of a session.
+func (s *Service) mint(l Login, sess store.Session) (Tokens, error) {
+	a := l.App
+	aud := token.APIAudience
+	if l.Resource != "" {
+		aud = l.Resource
+	}
+	accessTTL := a.Settings.AccessTokenTTLSeconds
+	iat, exp := s.signer.Lifetime(time.Duration(accessTTL) * time.Second)
+	requested := requestedClaims(l.Claims)
+	access := map[string]any{
+		"iss": s.signer.Issuer, "sub": l.User.ID, "aud": aud, "iat": iat, "exp": exp, "jti": secret.NewID(),
+		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": "openid", "roles": []string{}, "sid": sess.ID,
+	}
+	userClaims(access, l.User, requested["access_token"], false)
+	at, err := s.signer.Sign(access)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("sign access token: %w", err)
+	}
+	_, idExp := s.signer.Lifetime(time.Duration(a.Settings.IDTokenTTLSeconds) * time.Second)
+	id := map[string]any{
+		"iss": s.signer.Issuer, "sub": l.User.ID, "aud": l.ClientID, "iat": iat, "exp": idExp, "jti": secret.NewID(),
+		"auth_time": sess.AuthTime.Unix(), "amr": sess.AMR, "tid": a.TenantID, "sid": sess.ID, "at_hash": token.AtHash(at),
+	}
+	userClaims(id, l.User, requested["id_token"], true)
+	if len(l.ApprovalData) > 0 {
+		id["approval_data"] = l.ApprovalData
+	}
+	if l.NewUser {
+		id["new_user"] = true
+	}
+	if l.Nonce != "" {
+		id["nonce"] = l.Nonce
+	}
+	it, err := s.signer.Sign(id)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("sign id token: %w", err)
+	}
+	return Tokens{AccessToken: at, IDToken: it, TokenType: "Bearer", ExpiresIn: accessTTL, SessionID: sess.ID}, nil
+}
+
+func requestedClaims(raw json.RawMessage) map[string]map[string]any {
+	var c map[string]map[string]any
+	if len(raw) > 0 {
+		json.Unmarshal(raw, &c) // validated by ValidateClaims
+	}
+	return c
+}
+
+// userClaims adds the user's claims: email and phone by default in ID tokens, and whatever the
+// claims request names among those Latch knows.
+func userClaims(dst map[string]any, u store.User, requested map[string]any, defaults bool) {
+	want := func(name string) bool {
+		_, ok := requested[name]
+		return ok
+	}
+	if u.Email != "" && (defaults || want("email")) {
+		dst["email"] = u.Email
+	}
+	if u.Email != "" && want("email_verified") {
+		dst["email_verified"] = u.EmailVerified
+	}
+	if u.Phone != "" && (defaults || want("phone_number")) {
+		dst["phone_number"] = u.Phone
+	}
+	if u.Phone != "" && want("phone_number_verified") {
+		dst["phone_number_verified"] = u.PhoneVerified
+	}
+	if u.Username != "" && want("username") {
+		dst["username"] = u.Username
+	}
+	if want("roles") {
+		dst["roles"] = []string{}
+	}
+	if want("name") || want("fname") || want("lname") || want("given_name") || want("family_name") {
+		var p user.Profile
+		if json.Unmarshal(u.Profile, &p) == nil && p.Name != nil {
+			set := func(claim, v string) {
+				if v != "" && want(claim) {
+					dst[claim] = v
+				}
+			}
+			set("fname", p.Name.FirstName)
+			set("given_name", p.Name.FirstName)
+			set("lname", p.Name.LastName)
+			set("family_name", p.Name.LastName)
+			if want("name") {
+				dst["name"] = p.Name
+			}
+		}
+	}
+}

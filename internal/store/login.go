@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is one issued one-time code (OTP, magic-link code or authorization code).
+type Code struct {
+	ID          string
+	AppID       string
+	UserID      string // "" when the flow may create the user
+	Method      string // otp, link, authcode
+	Channel     string // email, sms, direct
+	Identifier  string // normalized "type:value" the code was sent to
+	CodeHash    string
+	RequestID   string
+	Payload     []byte // JSON owned by the issuing service
+	Attempts    int
+	MaxAttempts int
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time
+}
+
+// RateLimit bounds how many codes one identifier may be sent per channel in a sliding window.
+type RateLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// RateLimitedError is returned by IssueCode when the identifier has been sent too many codes.
+type RateLimitedError struct{ RetryAfter time.Duration }
+
+// Error implements error.
+func (e *RateLimitedError) Error() string { return fmt.Sprintf("rate limited, retry after %s", e.RetryAfter) }
+
+// ErrUsed is returned when a code or refresh token was already consumed (or lost the race).
+var ErrUsed = errors.New("already used")
+
+// Lockout is the failure state of one identifier for one method.
+type Lockout struct {
+	Failures    int
+	LockedUntil time.Time
+}
+
+// FailurePolicy says when failures lock an identifier.
+type FailurePolicy struct {
+	Max     int
+	Window  time.Duration
+	LockFor time.Duration
+}
+
+// Codes stores one-time codes and the lockouts of identifiers.
+type Codes interface {
+	// IssueCode inserts c after checking the send rate limit for (app, method, identifier, channel)
+	// and retiring every unused code of (app, method, identifier), all in one transaction that
+	// holds across nodes. It returns *RateLimitedError when the limit is reached.
+	IssueCode(ctx context.Context, c Code, limit RateLimit) error
+	// LatestCode returns the newest code of (app, method, identifier) that is not used.
+	LatestCode(ctx context.Context, appID, method, identifier string) (Code, error)
+	// ConsumeCode marks code id used at now — if it is unused, unexpired and under its attempt
+	// limit — in one conditional statement, and returns it; ErrUsed when another request won.
+	ConsumeCode(ctx context.Context, id string, now time.Time) (Code, error)
+	// ConsumeCodeByHash is ConsumeCode for codes looked up by their keyed hash (link and
+	// authorization codes, which have 256 bits of entropy).
+	ConsumeCodeByHash(ctx context.Context, method, hash string, now time.Time) (Code, error)
+	// FindCodeByHash returns a code by hash without consuming it.
+	FindCodeByHash(ctx context.Context, method, hash string) (Code, error)
+	// RecordCodeFailure counts one wrong attempt against code id and returns the new count.
+	RecordCodeFailure(ctx context.Context, id string) (int, error)
+	// GetLockout returns the failure state of an identifier (zero when none).
+	GetLockout(ctx context.Context, appID, method, identifier string) (Lockout, error)
+	// RecordFailure counts one failure for an identifier in one atomic statement and locks it
+	// when the policy's maximum is reached within its window.
+	RecordFailure(ctx context.Context, appID, method, identifier string, now time.Time, p FailurePolicy) (Lockout, error)
+	// ClearFailures forgets an identifier's failures after a successful login.
+	ClearFailures(ctx context.Context, appID, method, identifier string) error
+}
+
+// Session is a login session of one user with one application.
+type Session struct {
+	ID        string
+	AppID     string
+	UserID    string
+	ClientID  string
+	AMR       []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	EndedAt   time.Time
+}
+
+// RefreshToken is a stored (hashed) refresh token.
+type RefreshToken struct {
+	Hash      string
+	SessionID string
+	ClientID  string
+	Payload   []byte // JSON: what the refreshed tokens keep (resource, claims, approval data)
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// ErrReused is returned when a rotated refresh token is presented again; its session is ended.
+var ErrReused = errors.New("refresh token reused")
+
+// Sessions stores sessions and their refresh tokens.
+type Sessions interface {
+	// SaveLogin writes a login in one transaction: the new or updated session, its refresh token
+	// (when rt.Hash is set), and the user's last_auth.
+	SaveLogin(ctx context.Context, s Session, isNew bool, rt RefreshToken) error
+	GetSession(ctx context.Context, id string) (Session, error)
+	// EndSession ends a live session at now; ErrNotFound when it is unknown or already ended.
+	EndSession(ctx context.Context, id string, now time.Time) error
+	// SessionLive reports whether the session exists, is not ended and not expired at now.
+	SessionLive(ctx context.Context, id string, now time.Time) (bool, error)
+	// RotateRefreshToken marks the token with oldHash (issued to next.ClientID) used and stores
+	// next in one transaction, extending the session to next.ExpiresAt. A token already used ends its session and returns ErrReused; unknown or expired tokens
+	// return ErrNotFound.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, Session, error)
+}

@@ -1,0 +1,168 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch-auth/latch/internal/store"
+)
+
+const codeColumns = `id, app_id, user_id, method, channel, identifier, code_hash, request_id, payload, attempts, max_attempts, created_at, expires_at, used_at`
+
+func scanCode(s scanner) (store.Code, error) {
+	var c store.Code
+	var userID sql.NullString
+	var payload string
+	var created, expires, used int64
+	err := s.Scan(&c.ID, &c.AppID, &userID, &c.Method, &c.Channel, &c.Identifier, &c.CodeHash, &c.RequestID, &payload,
+		&c.Attempts, &c.MaxAttempts, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	c.UserID = userID.String
+	c.Payload = []byte(payload)
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMS(created), fromMS(expires), fromMS(used)
+	return c, nil
+}
+
+// IssueCode checks the send rate limit, retires older unused codes and inserts c, in one
+// transaction serialized per identifier (SQLite: the single writer; PostgreSQL: an advisory lock).
+func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit) error {
+	now := ms(c.CreatedAt)
+	key := c.AppID + "|" + c.Method + "|" + c.Identifier
+	return db.tx(ctx, func(tx *txn) error {
+		if db.dialect.lockKey != "" {
+			if _, err := tx.exec(ctx, db.dialect.lockKey, key); err != nil {
+				return fmt.Errorf("lock identifier: %w", err)
+			}
+		}
+		if limit.Max > 0 {
+			since := now - limit.Window.Milliseconds()
+			var n int
+			var oldest sql.NullInt64
+			err := tx.queryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM codes
+				WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
+				c.AppID, c.Method, c.Identifier, c.Channel, since).Scan(&n, &oldest)
+			if err != nil {
+				return fmt.Errorf("count sends: %w", err)
+			}
+			if n >= limit.Max {
+				return &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
+			}
+		}
+		// Forget codes that can count for nothing any more, so the table stays small.
+		horizon := now - max(limit.Window, 24*time.Hour).Milliseconds()
+		if _, err := tx.exec(ctx, `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
+			c.AppID, c.Method, c.Identifier, horizon); err != nil {
+			return fmt.Errorf("prune codes: %w", err)
+		}
+		if _, err := tx.exec(ctx, `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
+			now, c.AppID, c.Method, c.Identifier); err != nil {
+			return fmt.Errorf("retire codes: %w", err)
+		}
+		_, err := tx.exec(ctx, `INSERT INTO codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
+			c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.RequestID, string(c.Payload),
+			c.MaxAttempts, now, ms(c.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("insert code: %w", err)
+		}
+		return nil
+	})
+}
+
+// LatestCode returns the newest unused code of an identifier for a method.
+func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) (store.Code, error) {
+	return scanCode(db.queryRow(ctx, `SELECT `+codeColumns+` FROM codes
+		WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0 ORDER BY created_at DESC LIMIT 1`, appID, method, identifier))
+}
+
+// ConsumeCode marks a code used in one conditional UPDATE; of concurrent callers exactly one wins.
+func (db *DB) ConsumeCode(ctx context.Context, id string, now time.Time) (store.Code, error) {
+	c, err := scanCode(db.w.QueryRowContext(ctx, db.dialect.rebind(`UPDATE codes SET used_at = ?
+		WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts RETURNING `+codeColumns), ms(now), id, ms(now)))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, store.ErrUsed
+	}
+	return c, err
+}
+
+// ConsumeCodeByHash marks a code found by hash used, in one conditional UPDATE.
+func (db *DB) ConsumeCodeByHash(ctx context.Context, method, hash string, now time.Time) (store.Code, error) {
+	c, err := scanCode(db.w.QueryRowContext(ctx, db.dialect.rebind(`UPDATE codes SET used_at = ?
+		WHERE code_hash = ? AND method = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts RETURNING `+codeColumns),
+		ms(now), hash, method, ms(now)))
+	if errors.Is(err, store.ErrNotFound) {
+		return c, store.ErrUsed
+	}
+	return c, err
+}
+
+// FindCodeByHash returns a code by hash without consuming it.
+func (db *DB) FindCodeByHash(ctx context.Context, method, hash string) (store.Code, error) {
+	return scanCode(db.queryRow(ctx, `SELECT `+codeColumns+` FROM codes WHERE code_hash = ? AND method = ?`, hash, method))
+}
+
+// RecordCodeFailure counts one wrong attempt against a code.
+func (db *DB) RecordCodeFailure(ctx context.Context, id string) (int, error) {
+	var n int
+	err := db.w.QueryRowContext(ctx, db.dialect.rebind(`UPDATE codes SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`), id).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, store.ErrNotFound
+	}
+	return n, err
+}
+
+// GetLockout returns an identifier's failure state.
+func (db *DB) GetLockout(ctx context.Context, appID, method, identifier string) (store.Lockout, error) {
+	var l store.Lockout
+	var until int64
+	err := db.queryRow(ctx, `SELECT failures, locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`,
+		appID, method, identifier).Scan(&l.Failures, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Lockout{}, nil
+	}
+	l.LockedUntil = fromMS(until)
+	return l, err
+}
+
+// RecordFailure counts a failure in one upsert: the count restarts when the window has passed or
+// a lock has expired, and the identifier is locked when the count reaches the maximum.
+func (db *DB) RecordFailure(ctx context.Context, appID, method, identifier string, now time.Time, p store.FailurePolicy) (store.Lockout, error) {
+	n := ms(now)
+	windowStart := n - p.Window.Milliseconds()
+	lockUntil := n + p.LockFor.Milliseconds()
+	restart := `(lockouts.window_start <= ? OR (lockouts.locked_until > 0 AND lockouts.locked_until <= ?))`
+	newFailures := `CASE WHEN ` + restart + ` THEN 1 ELSE lockouts.failures + 1 END`
+	q := `INSERT INTO lockouts (app_id, method, identifier, failures, window_start, locked_until)
+		VALUES (?, ?, ?, 1, ?, CASE WHEN 1 >= ? THEN ? ELSE 0 END)
+		ON CONFLICT (app_id, method, identifier) DO UPDATE SET
+			failures = ` + newFailures + `,
+			window_start = CASE WHEN ` + restart + ` THEN ? ELSE lockouts.window_start END,
+			locked_until = CASE WHEN ` + newFailures + ` >= ? THEN ? WHEN ` + restart + ` THEN 0 ELSE lockouts.locked_until END
+		RETURNING failures, locked_until`
+	var l store.Lockout
+	var until int64
+	err := db.w.QueryRowContext(ctx, db.dialect.rebind(q),
+		appID, method, identifier, n, p.Max, lockUntil,
+		windowStart, n, // failures
+		windowStart, n, n, // window_start
+		windowStart, n, p.Max, lockUntil, windowStart, n, // locked_until
+	).Scan(&l.Failures, &until)
+	if err != nil {
+		return l, fmt.Errorf("record failure: %w", err)
+	}
+	l.LockedUntil = fromMS(until)
+	return l, nil
+}
+
+// ClearFailures deletes an identifier's failure state.
+func (db *DB) ClearFailures(ctx context.Context, appID, method, identifier string) error {
+	_, err := db.exec(ctx, `DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`, appID, method, identifier)
+	return err
+}
