@@ -51,7 +51,9 @@ func (s *Server) otpAuthenticate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) linkSend(w http.ResponseWriter, r *http.Request) {
-	serveJSON(s, w, r, func(a app.App, _ string, req magiclink.SendRequest) (any, error) { return s.Links.Send(r.Context(), a, req) })
+	serveJSON(s, w, r, func(a app.App, _ string, req magiclink.SendRequest) (any, error) {
+		return s.Links.Send(r.Context(), a, req)
+	})
 }
 
 func (s *Server) linkAuthenticate(w http.ResponseWriter, r *http.Request) {

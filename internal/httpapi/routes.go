@@ -54,6 +54,7 @@ func (s *Server) routes() []route {
 		{"GET /readyz", authNone, h(s.readyz)},
 		{"GET /metrics", authNone, s.metricsHandler()},
 	}
+	routes = append(routes, s.totpRoutes()...)
 	if s.Dev {
 		routes = append(routes, route{"GET /dev/outbox.json", authNone, h(s.outboxJSON)})
 	}

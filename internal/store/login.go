@@ -35,7 +35,9 @@ type RateLimit struct {
 type RateLimitedError struct{ RetryAfter time.Duration }
 
 // Error implements error.
-func (e *RateLimitedError) Error() string { return fmt.Sprintf("rate limited, retry after %s", e.RetryAfter) }
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s", e.RetryAfter)
+}
 
 // ErrUsed is returned when a code or refresh token was already consumed (or lost the race).
 var ErrUsed = errors.New("already used")

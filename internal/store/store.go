@@ -24,6 +24,7 @@ type Store interface {
 	Outbox
 	Codes
 	Sessions
+	TOTPs
 	// Ping checks that the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the connections.
