@@ -14,6 +14,7 @@ import (
 	"github.com/latch-auth/latch/internal/delivery/smtp"
 	"github.com/latch-auth/latch/internal/delivery/twilio"
 	"github.com/latch-auth/latch/internal/delivery/webhook"
+	"github.com/latch-auth/latch/internal/hosted"
 	"github.com/latch-auth/latch/internal/httpapi"
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
@@ -91,6 +92,7 @@ func buildAPI(c *core, cfg *config.Config, issuer string, sender delivery.Sender
 		Sessions: sessions,
 		OTP:      &otp.Flow{Codes: codes, Users: users, Sessions: sessions, Sender: sender, Metrics: m, Log: log},
 		Links:    &magiclink.Flow{Codes: codes, Users: users, Sessions: sessions, Sender: sender, Metrics: m, Log: log, Issuer: issuer},
+		Hosted:   &hosted.Flow{Codes: codes, Users: users, Sessions: sessions, Sender: sender, Metrics: m, Log: log, Issuer: issuer},
 		Dev:      cfg.Dev(),
 	}
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/latch-auth/latch/internal/hosted"
 	"github.com/latch-auth/latch/internal/magiclink"
 )
 
@@ -29,6 +30,15 @@ func (s *Server) routes() []route {
 		{"POST /cis/v1/auth/link/email/send", authClient, h(s.linkSend)},
 		{"POST /cis/v1/auth/link/email/authenticate", authClient, h(s.linkAuthenticate)},
 		{"GET " + magiclink.RedirectPath, authNone, h(s.linkRedirect)},
+
+		// hosted one-time login (seed 003)
+		{"POST /cis/v1/auth/links/email", authClient, s.hostedStart("link")},
+		{"POST /cis/v1/auth/otp/email", authClient, s.hostedStart("email")},
+		{"POST /cis/v1/auth/otp/email/validation", authClient, s.hostedValidate("email")},
+		{"POST /cis/v1/auth/otp/sms", authClient, s.hostedStart("sms")},
+		{"POST /cis/v1/auth/otp/sms/validation", authClient, s.hostedValidate("sms")},
+		{"GET " + hosted.RedirectPath, authNone, h(s.hostedRedirect)},
+		{"POST /cis/v1/token", authNone, h(s.tokenExchange)},
 
 		// sessions
 		{"POST /cis/v1/auth/session/authenticate", authClient, h(s.sessionAuthenticate)},

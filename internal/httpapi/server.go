@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/hosted"
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
@@ -34,6 +35,7 @@ type Server struct {
 	Sessions *session.Service
 	OTP      *otp.Flow
 	Links    *magiclink.Flow
+	Hosted   *hosted.Flow
 	Dev      bool // serve the dev outbox
 
 	grants map[string]grantFunc

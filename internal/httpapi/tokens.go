@@ -23,6 +23,7 @@ func (s *Server) grantTable() map[string]grantFunc {
 		"client_credentials": func(_ context.Context, c store.Client, a app.App, form url.Values) (any, error) {
 			return s.Tokens.ClientCredentials(c, a, form.Get("resource"))
 		},
+		"authorization_code": s.authorizationCodeGrant,
 		"refresh_token": func(ctx context.Context, c store.Client, a app.App, form url.Values) (any, error) {
 			return s.Sessions.Refresh(ctx, a, c.ClientID, form.Get("refresh_token"))
 		},
@@ -88,7 +89,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		var ae *apierr.Error
 		if errors.As(err, &ae) && ae.Status < 500 {
 			code := "invalid_request"
-			if ae.Code == "invalid_grant" || ae.Code == "auth_invalid_credentials" {
+			if ae.Code == "invalid_grant" {
 				code = "invalid_grant"
 			}
 			writeOAuthError(w, ae.Status, code, ae.Message)

@@ -47,7 +47,8 @@ func NewCodes(s store.Codes, box *secret.Box, c clock.Clock, r io.Reader, log *s
 type Issue struct {
 	App        app.App
 	UserID     string
-	Method     string        // MethodOTP or MethodLink
+	Method     string        // the code space: MethodOTP, MethodLink, or a flow's own
+	Numeric    bool          // a short numeric code the user types (checked with Verify), else 256 random bits
 	Channel    string        // email, sms, direct
 	Identifier string        // normalized "type:value"
 	TTL        time.Duration // 0: the app's setting for the method
@@ -62,11 +63,11 @@ type Issued struct {
 	ExpiresAt time.Time
 }
 
+// hash is the keyed hash a code is stored under. A numeric code is bound to its identifier (it is
+// looked up by identifier, and short codes repeat across users); a high-entropy code is looked up
+// by its hash alone (identifier "").
 func (c *Codes) hash(method, identifier, code string) string {
-	if method == MethodOTP {
-		return c.box.Hash("otp", identifier+"\x00"+code)
-	}
-	return c.box.Hash(method, code)
+	return c.box.Hash(method, identifier+"\x00"+code)
 }
 
 // Issue creates a code: numeric of the app's length for OTP, 256 random bits otherwise. It
@@ -79,7 +80,9 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	}
 	var code string
 	ttl := in.TTL
-	if in.Method == MethodOTP {
+	hashIdentifier := ""
+	if in.Numeric {
+		hashIdentifier = in.Identifier
 		var err error
 		if code, err = secret.NumericCode(c.rand, s.OTPLength); err != nil {
 			return Issued{}, fmt.Errorf("generate code: %w", err)
@@ -98,7 +101,7 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 		out.RequestID = secret.NewID()
 	}
 	row := store.Code{ID: secret.NewID(), AppID: in.App.ID, UserID: in.UserID, Method: in.Method, Channel: in.Channel,
-		Identifier: in.Identifier, CodeHash: c.hash(in.Method, in.Identifier, code), RequestID: out.RequestID,
+		Identifier: in.Identifier, CodeHash: c.hash(in.Method, hashIdentifier, code), RequestID: out.RequestID,
 		Payload: in.Payload, MaxAttempts: s.OTPMaxAttempts, CreatedAt: now, ExpiresAt: out.ExpiresAt}
 	if row.Payload == nil {
 		row.Payload = []byte("{}")
@@ -135,7 +138,7 @@ type Check struct {
 	RequestID  string
 }
 
-// Verify checks a code against the identifier's latest code in constant time and consumes it
+// Verify checks a numeric code against the identifier's latest code in constant time and consumes it
 // atomically: of concurrent requests with one code exactly one succeeds. A wrong code counts a
 // failure against the code and the identifier; reaching the limit locks the identifier (403).
 func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
@@ -202,7 +205,7 @@ func (c *Codes) ConsumeByHash(ctx context.Context, method, code string) (store.C
 	if code == "" {
 		return store.Code{}, store.ErrNotFound
 	}
-	row, err := c.store.ConsumeCodeByHash(ctx, method, c.box.Hash(method, code), c.clock.Now())
+	row, err := c.store.ConsumeCodeByHash(ctx, method, c.hash(method, "", code), c.clock.Now())
 	if errors.Is(err, store.ErrUsed) {
 		return store.Code{}, store.ErrNotFound
 	}
@@ -214,7 +217,7 @@ func (c *Codes) Find(ctx context.Context, method, code string) (store.Code, erro
 	if code == "" {
 		return store.Code{}, store.ErrNotFound
 	}
-	row, err := c.store.FindCodeByHash(ctx, method, c.box.Hash(method, code))
+	row, err := c.store.FindCodeByHash(ctx, method, c.hash(method, "", code))
 	if err != nil {
 		return store.Code{}, err
 	}

@@ -152,7 +152,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 		return SendResponse{}, err
 	}
 	payload, _ := json.Marshal(codePayload{Channel: req.Channel, ApprovalData: req.ApprovalData})
-	issued, err := f.Codes.Issue(ctx, Issue{App: a, UserID: u.ID, Method: MethodOTP, Channel: req.Channel,
+	issued, err := f.Codes.Issue(ctx, Issue{App: a, UserID: u.ID, Method: MethodOTP, Numeric: true, Channel: req.Channel,
 		Identifier: UserKey(u.ID), TTL: ttl, RequestID: req.GenerateRequestID, Payload: payload})
 	if err != nil {
 		return SendResponse{}, err
