@@ -179,6 +179,27 @@ func (s *Service) CreateClient(ctx context.Context, appID string, admin bool) (C
 	return creds, nil
 }
 
+// EnsureDerivedClient makes sure the application has the client whose id and secret are derived
+// from the encryption key and name, and returns its credentials. The dev-mode demo uses it: the
+// credentials are stable across restarts and nodes, and nothing but the key can produce them.
+func (s *Service) EnsureDerivedClient(ctx context.Context, appID, name string) (Credentials, error) {
+	id := "derived-" + s.box.Hash("derived-client-id", appID+"/"+name)[:22]
+	sec := s.box.Hash("derived-client-secret", appID+"/"+name)
+	creds := Credentials{AppID: appID, ClientID: id, ClientSecret: sec}
+	_, err := s.store.GetClient(ctx, id)
+	if err == nil {
+		return creds, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return Credentials{}, err
+	}
+	err = s.store.CreateClient(ctx, store.Client{ClientID: id, AppID: appID, SecretHash: s.box.Hash(clientSecretPurpose, sec), CreatedAt: s.clock.Now()})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return Credentials{}, err
+	}
+	return creds, nil
+}
+
 // App returns an application by id, from the cache when fresh.
 func (s *Service) App(ctx context.Context, id string) (App, error) {
 	now := s.clock.Now()

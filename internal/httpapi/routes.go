@@ -67,6 +67,10 @@ func (s *Server) routes() []route {
 	routes = append(routes, s.totpRoutes()...)
 	if s.Dev {
 		routes = append(routes, route{"GET /dev/outbox.json", authNone, h(s.outboxJSON)})
+		if s.Web != nil {
+			routes = append(routes, route{"/dev/outbox", authNone, s.Web}, route{"/dev/outbox/", authNone, s.Web},
+				route{"/demo", authNone, s.Web}, route{"/demo/", authNone, s.Web})
+		}
 	}
 	return routes
 }

@@ -36,7 +36,8 @@ type Server struct {
 	OTP      *otp.Flow
 	Links    *magiclink.Flow
 	Hosted   *hosted.Flow
-	Dev      bool // serve the dev outbox
+	Dev      bool         // serve the dev outbox and demo
+	Web      http.Handler // the dev outbox pages and the demo app (dev mode only)
 
 	grants map[string]grantFunc
 }
