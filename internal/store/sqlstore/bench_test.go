@@ -1,0 +1,90 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/store/storetest"
+)
+
+// benchStores runs b once per engine with a fresh store holding a tenant, an app and a client.
+func benchStores(b *testing.B, fn func(b *testing.B, s store.Store)) {
+	for _, e := range storetest.Engines() {
+		b.Run(e.Name, func(b *testing.B) {
+			s := storetest.Open(b, e.DSN(b))
+			ctx := context.Background()
+			now := time.Now()
+			if _, _, err := s.EnsureTenant(ctx, store.Tenant{ID: "t", CreatedAt: now}); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.CreateApp(ctx, store.App{ID: "a", TenantID: "t", Name: "bench", Settings: []byte(`{}`), CreatedAt: now},
+				store.Client{ClientID: "c", AppID: "a", SecretHash: "h", CreatedAt: now}); err != nil {
+				b.Fatal(err)
+			}
+			fn(b, s)
+		})
+	}
+}
+
+// BenchmarkGetClient is the read every token request does when the cache is cold.
+func BenchmarkGetClient(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.GetClient(context.Background(), "c"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkCreateUser is one small write transaction.
+func BenchmarkCreateUser(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store) {
+		var n atomic.Int64
+		now := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				u := store.User{ID: fmt.Sprint("u", i), TenantID: "t", Email: fmt.Sprintf("u%d@bench.test", i), Status: "Active",
+					Profile: []byte(`{}`), CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
+				if err := s.CreateUser(context.Background(), u); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkIssueAndConsumeCode is the store work of one OTP login: issue (rate-limit count,
+// retire, insert in one transaction), read the latest code, consume it atomically.
+func BenchmarkIssueAndConsumeCode(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store) {
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			ctx := context.Background()
+			for pb.Next() {
+				i := n.Add(1)
+				now := time.Now()
+				ident := fmt.Sprint("user:", i)
+				c := store.Code{ID: fmt.Sprint("code", i), AppID: "a", Method: "otp", Channel: "direct", Identifier: ident,
+					CodeHash: "h", Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+				if err := s.IssueCode(ctx, c, store.RateLimit{Max: 5, Window: 15 * time.Minute}); err != nil {
+					b.Fatal(err)
+				}
+				latest, err := s.LatestCode(ctx, "a", "otp", ident)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.ConsumeCode(ctx, latest.ID, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
