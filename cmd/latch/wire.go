@@ -92,6 +92,7 @@ func buildAPI(c *core, cfg *config.Config, issuer string, sender delivery.Sender
 		Sessions: sessions,
 		OTP:      &otp.Flow{Codes: codes, Users: users, Sessions: sessions, Sender: sender, Metrics: m, Log: log},
 		Links:    &magiclink.Flow{Codes: codes, Users: users, Sessions: sessions, Sender: sender, Metrics: m, Log: log, Issuer: issuer},
+		TOTP:     buildTOTP(c, users, sessions, clk, log, m),
 		Hosted:   &hosted.Flow{Codes: codes, Users: users, Sessions: sessions, Sender: sender, Metrics: m, Log: log, Issuer: issuer},
 		Dev:      cfg.Dev(),
 	}

@@ -41,6 +41,8 @@ type Router struct {
 	SMS   Sender
 }
 
+var _ Sender = Router{}
+
 // Send delivers m through the Sender for m.Channel, returning ErrNoProvider
 // when that Sender is nil or the channel is unknown.
 func (r Router) Send(ctx context.Context, m Message) error {

@@ -111,11 +111,13 @@ const (
 	kindSMSOTP   = "sms"
 )
 
-func identifierKey(kind, email, phone string) string {
+// identifierKey is where a hosted code is kept: per client, so a validation by another client
+// finds nothing (and burns nothing), and per email or phone number, since the user may not exist yet.
+func identifierKey(clientID, kind, email, phone string) string {
 	if kind == kindSMSOTP {
-		return "phone:" + phone
+		return "client:" + clientID + "|phone:" + phone
 	}
-	return "email:" + email
+	return "client:" + clientID + "|email:" + email
 }
 
 // Start sends an email link (kind "link") or an email or SMS OTP.
@@ -135,7 +137,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 			return StartResponse{}, err
 		}
 		issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: g.UserID, Method: MethodAuthCode, Channel: "email",
-			Identifier: identifierKey(kind, g.Email, ""), TTL: ttl, Payload: payload})
+			Identifier: identifierKey(clientID, kind, g.Email, ""), TTL: ttl, Payload: payload})
 		if err != nil {
 			return StartResponse{}, err
 		}
@@ -155,7 +157,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 		return StartResponse{}, err
 	}
 	issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: g.UserID, Method: methodOTP, Numeric: true, Channel: kind,
-		Identifier: identifierKey(kind, g.Email, g.Phone), TTL: ttl, Payload: payload})
+		Identifier: identifierKey(clientID, kind, g.Email, g.Phone), TTL: ttl, Payload: payload})
 	if err != nil {
 		return StartResponse{}, err
 	}
@@ -235,11 +237,15 @@ func (f *Flow) validateStart(ctx context.Context, a app.App, clientID, kind stri
 		return g, apierr.Invalid("state", "state must be at most 2048 and nonce at most 512 characters")
 	}
 	switch req.ResponseType {
-	case "", "code", "id_token":
-		g.ResponseType = req.ResponseType
+	case "", "code":
+	case "id_token":
+		if kind == kindLink { // an emailed link must survive a mail scanner's prefetch: it carries a code
+			return g, apierr.Invalid("response_type", "must be code for an email link")
+		}
 	default:
 		return g, apierr.Invalid("response_type", "must be code or id_token")
 	}
+	g.ResponseType = req.ResponseType
 	if req.EmailContent != nil {
 		if field, problem := req.EmailContent.Validate(); field != "" {
 			return g, apierr.Invalid(field, problem)
@@ -282,13 +288,13 @@ func (f *Flow) Validate(ctx context.Context, a app.App, clientID, kind string, r
 		if problem != "" {
 			return "", apierr.Invalid("phone_number", problem)
 		}
-		key = identifierKey(kind, "", p)
+		key = identifierKey(clientID, kind, "", p)
 	} else {
 		e, problem := user.NormalizeEmail(req.Email)
 		if problem != "" {
 			return "", apierr.Invalid("email", problem)
 		}
-		key = identifierKey(kind, e, "")
+		key = identifierKey(clientID, kind, e, "")
 	}
 	if req.Passcode == "" || len(req.Passcode) > 64 {
 		return "", apierr.Invalid("passcode", "is required")

@@ -16,6 +16,7 @@ import (
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/token"
+	"github.com/latch-auth/latch/internal/totp"
 	"github.com/latch-auth/latch/internal/user"
 )
 
@@ -35,6 +36,7 @@ type Server struct {
 	Sessions *session.Service
 	OTP      *otp.Flow
 	Links    *magiclink.Flow
+	TOTP     *totp.Service
 	Hosted   *hosted.Flow
 	Dev      bool         // serve the dev outbox and demo
 	Web      http.Handler // the dev outbox pages and the demo app (dev mode only)

@@ -88,11 +88,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *apierr.Error
 		if errors.As(err, &ae) && ae.Status < 500 {
-			code := "invalid_request"
-			if ae.Code == "invalid_grant" {
-				code = "invalid_grant"
+			// RFC 6749 §5.2: a grant the server refuses (unknown, used, or whose user may no longer
+			// log in) is a 400 invalid_grant; a malformed request is invalid_request.
+			code, status := "invalid_grant", http.StatusBadRequest
+			if ae.Code == "system_invalid_input" {
+				code = "invalid_request"
 			}
-			writeOAuthError(w, ae.Status, code, ae.Message)
+			writeOAuthError(w, status, code, ae.Message)
 			return
 		}
 		writeError(w, r, err)
@@ -122,8 +124,9 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 }
 
 // idTokenClaims are the claims Latch puts in ID tokens.
-var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "tid", "sid", "nonce", "at_hash", "azp",
-	"email", "email_verified", "phone_number", "phone_number_verified", "approval_data", "new_user"}
+var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "amr", "tid", "sid", "nonce", "at_hash",
+	"email", "email_verified", "phone_number", "phone_number_verified", "username", "roles", "name", "given_name", "family_name",
+	"fname", "lname", "approval_data", "new_user"}
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	grants := make([]string, 0, len(s.grants))

@@ -1,4 +1,150 @@
 package httpapi
 
+import (
+	"errors"
+	"net/http"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/totp"
+)
+
 // totpRoutes are the TOTP routes (seeds 000 and 001).
-func (s *Server) totpRoutes() []route { return nil }
+func (s *Server) totpRoutes() []route {
+	if s.TOTP == nil {
+		return nil
+	}
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	return []route{
+		// seed 000: register (two aliases), authenticate, transaction signing, revoke
+		{"POST /cis/v1/users/me/totp", authUser, h(s.totpRegister)},
+		{"POST /cis/v1/auth/totp/register", authUser, h(s.totpRegister)},
+		{"POST /cis/v1/auth/totp/authenticate", authClient, h(s.totpAuthenticate)},
+		{"POST /cis/v1/auth/totp/transaction/start", authClient, h(s.totpTransactionStart)},
+		{"POST /cis/v1/auth/totp/transaction/authenticate", authClient, h(s.totpTransactionAuthenticate)},
+		{"POST /cis/v1/users/me/totp/revoke", authUser, h(s.totpRevokeMine)},
+		{"POST /cis/v1/users/{userId}/totp/revoke", authClient, h(s.totpRevokeUser)},
+
+		// seed 001: device pairing
+		{"POST /cis/v1/users/me/totp/devices", authUser, h(s.totpCreateDevice)},
+		{"GET /cis/v1/users/me/totp/devices", authUser, h(s.totpListDevices)},
+		{"POST /cis/v1/users/me/totp/devices/{authId}/activate", authUser, h(s.totpActivateDevice)},
+		{"DELETE /cis/v1/users/me/totp/devices/{authId}", authUser, h(s.totpDeleteDevice)},
+	}
+}
+
+// serveUser decodes a JSON body into req, calls fn with the app and user of the bearer's user
+// access token, and writes the result with status.
+func serveUser[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Request, status int, fn func(a app.App, userID string, req Req) (Resp, error)) {
+	var req Req
+	if err := decode(r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, _, err := s.callerApp(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	resp, err := fn(a, principal(r).Claims.Subject, req)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, resp)
+}
+
+func (s *Server) totpRegister(w http.ResponseWriter, r *http.Request) {
+	serveUser(s, w, r, http.StatusCreated, func(a app.App, userID string, req totp.RegisterRequest) (totp.Registration, error) {
+		return s.TOTP.Register(r.Context(), a, userID, req)
+	})
+}
+
+func (s *Server) totpAuthenticate(w http.ResponseWriter, r *http.Request) {
+	serveJSON(s, w, r, func(a app.App, clientID string, req totp.AuthenticateRequest) (any, error) {
+		req.Challenge = "" // not a field of this endpoint
+		return s.TOTP.Authenticate(r.Context(), a, clientID, req)
+	})
+}
+
+func (s *Server) totpTransactionStart(w http.ResponseWriter, r *http.Request) {
+	serveJSON(s, w, r, func(a app.App, _ string, req totp.StartTransactionRequest) (any, error) {
+		return s.TOTP.StartTransaction(r.Context(), a, req)
+	})
+}
+
+func (s *Server) totpTransactionAuthenticate(w http.ResponseWriter, r *http.Request) {
+	serveJSON(s, w, r, func(a app.App, clientID string, req totp.AuthenticateRequest) (any, error) {
+		return s.TOTP.AuthenticateTransaction(r.Context(), a, clientID, req)
+	})
+}
+
+func (s *Server) totpRevokeMine(w http.ResponseWriter, r *http.Request) {
+	serveUser(s, w, r, http.StatusOK, func(a app.App, userID string, req totp.RevokeRequest) (totp.Revoked, error) {
+		return s.TOTP.Revoke(r.Context(), a, userID, req)
+	})
+}
+
+// totpRevokeUser is the management revoke: a client token revokes a user's TOTPs in its app.
+func (s *Server) totpRevokeUser(w http.ResponseWriter, r *http.Request) {
+	serveJSON(s, w, r, func(a app.App, _ string, req totp.RevokeRequest) (any, error) {
+		return s.TOTP.Revoke(r.Context(), a, r.PathValue("userId"), req)
+	})
+}
+
+func (s *Server) totpCreateDevice(w http.ResponseWriter, r *http.Request) {
+	serveUser(s, w, r, http.StatusCreated, func(a app.App, userID string, req totp.CreateDeviceRequest) (totp.DeviceCreated, error) {
+		return s.TOTP.CreateDevice(r.Context(), a, userID, req)
+	})
+}
+
+func (s *Server) totpListDevices(w http.ResponseWriter, r *http.Request) {
+	a, _, err := s.callerApp(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	list, err := s.TOTP.ListDevices(r.Context(), a, principal(r).Claims.Subject)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// totpActivateDevice answers errors the service meant for the caller with seed 001's
+// {status:"FAILED", error_code, message}; the reference puts a top-level status in this reply.
+func (s *Server) totpActivateDevice(w http.ResponseWriter, r *http.Request) {
+	var req totp.ActivateDeviceRequest
+	err := decode(r, &req)
+	var a app.App
+	if err == nil {
+		a, _, err = s.callerApp(r)
+	}
+	var resp totp.DeviceActivated
+	if err == nil {
+		resp, err = s.TOTP.ActivateDevice(r.Context(), a, principal(r).Claims.Subject, r.PathValue("authId"), req)
+	}
+	var ae *apierr.Error
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, resp)
+	case errors.As(err, &ae) && ae.Status < 500 && ae.Code != "":
+		writeJSON(w, ae.Status, map[string]any{"status": "FAILED", "error_code": ae.Code, "message": ae.Message})
+	default:
+		writeError(w, r, err)
+	}
+}
+
+func (s *Server) totpDeleteDevice(w http.ResponseWriter, r *http.Request) {
+	a, _, err := s.callerApp(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.TOTP.DeleteDevice(r.Context(), a, principal(r).Claims.Subject, r.PathValue("authId")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -237,6 +237,10 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	}
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: "eml",
 		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims})
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Code == "session_not_found" {
+		return session.Tokens{}, mosaicError(400, "Session not found") // the reference's answer here
+	}
 	if err != nil {
 		return session.Tokens{}, err
 	}

@@ -148,7 +148,11 @@ func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
 	}
 	row, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Code{}, c.fail(ctx, in, "", now)
+		// No live code: nothing can be guessed, so this is not counted as a failed attempt.
+		// Counting it would let the losers of a race for one code, or a replay of a used code,
+		// lock out the user who has just logged in.
+		c.metrics.Login(in.Method, "failed")
+		return store.Code{}, apierr.InvalidCredentials("Invalid passcode")
 	}
 	if err != nil {
 		return store.Code{}, fmt.Errorf("latest code: %w", err)
@@ -177,12 +181,10 @@ func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
 	return consumed, nil
 }
 
-// fail records a failed attempt and returns the error the caller sees.
+// fail records a failed attempt against a live code and returns the error the caller sees.
 func (c *Codes) fail(ctx context.Context, in Check, codeID string, now time.Time) error {
-	if codeID != "" {
-		if _, err := c.store.RecordCodeFailure(ctx, codeID); err != nil {
-			return fmt.Errorf("record code failure: %w", err)
-		}
+	if _, err := c.store.RecordCodeFailure(ctx, codeID); err != nil {
+		return fmt.Errorf("record code failure: %w", err)
 	}
 	s := in.App.Settings
 	l, err := c.store.RecordFailure(ctx, in.App.ID, in.Method, in.Identifier, now, store.FailurePolicy{

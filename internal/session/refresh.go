@@ -11,6 +11,7 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/user"
 )
 
 // errInvalidRefresh is the answer for an unknown, expired, revoked or reused refresh token.
@@ -47,7 +48,10 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 	if sess.AppID != a.ID {
 		return Tokens{}, errInvalidRefresh()
 	}
-	tok, err := s.mint(Login{App: a, ClientID: clientID, User: u, Resource: p.Resource, Claims: p.Claims, Nonce: p.Nonce}, sess)
+	if u.Status != user.StatusActive { // a disabled user keeps no way in, as in Complete
+		return Tokens{}, apierr.New(403, "user_not_active", "User is not active")
+	}
+	tok, err := s.mint(Login{App: a, ClientID: clientID, User: u, Resource: p.Resource, Claims: p.Claims}, sess) // no nonce: OIDC says a refreshed ID token SHOULD NOT repeat it
 	if err != nil {
 		return Tokens{}, err
 	}

@@ -1,5 +1,96 @@
 package store
 
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// TOTPAuthenticator is one TOTP secret of a user in an application: registered (active at once)
+// or a device being paired (pending until its first code activates it).
+type TOTPAuthenticator struct {
+	ID        string
+	AppID     string
+	UserID    string
+	Name      string // the label or device name shown to the user
+	DeviceID  string // register's device_id, "" when none
+	Secret    string // sealed with the encryption key; associated data binds it to ID
+	Algorithm string // the RFC 6238 parameters the key URI carried; they never change
+	Digits    int
+	Period    int
+	// LastStep is the latest time step accepted; a step at or below it is never accepted again.
+	LastStep    int64
+	CreatedAt   time.Time
+	ActivatedAt time.Time // zero while pending
+	LastUsedAt  time.Time // zero when never used
+	RevokedAt   time.Time // zero while not revoked
+}
+
+// Active reports whether the authenticator may be used to log in.
+func (a TOTPAuthenticator) Active() bool { return !a.ActivatedAt.IsZero() && a.RevokedAt.IsZero() }
+
+// TOTPLimit is how many active authenticators a user may have in an application.
+type TOTPLimit struct {
+	// Max active authenticators of the user in the app; adding one more returns ErrLimit.
+	Max int
+	// Replace revokes the user's active authenticators in the app before adding an active one,
+	// in the same transaction (register with allow_override).
+	Replace bool
+	// PendingSince: pending authenticators created before it have expired; adding one deletes
+	// the expired pending authenticators of that user in that app.
+	PendingSince time.Time
+}
+
+// TOTPChallenge is a transaction-signing challenge: approval data bound to a user, live until
+// it expires or is consumed once.
+type TOTPChallenge struct {
+	ID            string
+	AppID         string
+	UserID        string
+	ChallengeHash string // keyed hash of the challenge shown to the user
+	ApprovalData  []byte // JSON object
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        time.Time // zero while unused
+}
+
+// ErrLimit is returned when a user already has the maximum number of active authenticators.
+var ErrLimit = errors.New("limit reached")
+
+// ErrChallengeGone is returned when a challenge was consumed or has expired (or lost a race).
+var ErrChallengeGone = errors.New("challenge used or expired")
+
 // TOTPs stores TOTP authenticators (secrets sealed), their replay guard, devices and
 // transaction-signing challenges.
-type TOTPs interface{}
+type TOTPs interface {
+	// AddTOTP inserts a. Pending (zero ActivatedAt) or active, it is refused with ErrLimit when
+	// the user already has l.Max active authenticators in the app, unless a is active and
+	// l.Replace is set: then those are revoked at a.CreatedAt first and their number returned.
+	// It runs in one transaction serialized per (app, user) across nodes.
+	AddTOTP(ctx context.Context, a TOTPAuthenticator, l TOTPLimit) (replaced int, err error)
+	// GetTOTP returns an authenticator by id, revoked or not.
+	GetTOTP(ctx context.Context, id string) (TOTPAuthenticator, error)
+	// ListTOTPs returns the user's unrevoked authenticators in the app (active and pending,
+	// expired pending ones included), oldest first.
+	ListTOTPs(ctx context.Context, appID, userID string) ([]TOTPAuthenticator, error)
+	// ActivateTOTP makes pending authenticator id active at now and records step as its last
+	// accepted step, if it is pending, unrevoked and created after l.PendingSince (ErrNotFound
+	// otherwise) and the user has fewer than l.Max active ones (ErrLimit otherwise), in one
+	// transaction serialized per (app, user).
+	ActivateTOTP(ctx context.Context, id string, step int64, now time.Time, l TOTPLimit) error
+	// AcceptTOTPStep records step as the last accepted step of active authenticator id in one
+	// conditional statement that succeeds only if step is greater than the last one: of
+	// concurrent callers with one step exactly one succeeds; the others get ErrUsed. With a
+	// challengeID, the live challenge is consumed in the same transaction (ErrChallengeGone
+	// when it is not live), so either both happen or neither does.
+	AcceptTOTPStep(ctx context.Context, id string, step int64, now time.Time, challengeID string) error
+	// RevokeTOTPs revokes at now the user's authenticators in the app (only authenticator id
+	// when id is not empty) that are active or pending since pendingSince (an expired pending
+	// one counts for nothing), and returns how many it revoked.
+	RevokeTOTPs(ctx context.Context, appID, userID, id string, now, pendingSince time.Time) (int, error)
+	// AddTOTPChallenge inserts a challenge and deletes the user's dead challenges in the app.
+	AddTOTPChallenge(ctx context.Context, c TOTPChallenge) error
+	// LiveTOTPChallenge returns the newest challenge of the user in the app that is unused and
+	// unexpired at now, with the given hash when hash is not empty; ErrNotFound when none.
+	LiveTOTPChallenge(ctx context.Context, appID, userID, hash string, now time.Time) (TOTPChallenge, error)
+}

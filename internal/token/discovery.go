@@ -15,6 +15,6 @@ func Discovery(issuer string, grants, claims []string) map[string]any {
 		"id_token_signing_alg_values_supported": []string{string(Alg)},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"claims_supported":                      claims,
-		"scopes_supported":                      []string{"openid", "email", "phone", "offline_access"},
+		"scopes_supported":                      []string{"openid"},
 	}
 }

@@ -24,6 +24,8 @@ type Sender struct {
 	now   func() time.Time
 }
 
+var _ delivery.Sender = (*Sender)(nil)
+
 // New returns a Sender writing to s, stamping messages with now (time.Now if nil).
 func New(s Store, now func() time.Time) *Sender {
 	if s == nil {

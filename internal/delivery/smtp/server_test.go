@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"strconv"
@@ -63,6 +64,7 @@ func startServer(t *testing.T, opts testServerOptions) *testServer {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.TLSConfig = opts.tlsConfig
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 
 	var l net.Listener
 	var err error
@@ -84,6 +86,7 @@ func startServer(t *testing.T, opts testServerOptions) *testServer {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		_ = l.Close() // Serve may not have registered l with srv yet
 		<-done
 	})
 	return ts

@@ -6,6 +6,7 @@
 package smtp
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -85,6 +86,8 @@ type Sender struct {
 	domain   string // Message-ID domain
 }
 
+var _ delivery.Sender = (*Sender)(nil)
+
 // New validates cfg and returns a Sender for it.
 func New(cfg Config) (*Sender, error) {
 	cfg.Host = strings.TrimSpace(cfg.Host)
@@ -162,7 +165,7 @@ func (s *Sender) Send(ctx context.Context, m delivery.Message) error {
 		timeout = min(timeout, time.Until(dl))
 	}
 	if err := ctx.Err(); err != nil || timeout <= 0 {
-		return fmt.Errorf("%w: smtp: %w", delivery.ErrDeliveryFailed, cmpOr(err, context.DeadlineExceeded))
+		return fmt.Errorf("%w: smtp: %w", delivery.ErrDeliveryFailed, cmp.Or(err, context.DeadlineExceeded))
 	}
 	c, err := s.client(timeout)
 	if err != nil {
@@ -238,11 +241,4 @@ func (e *sendError) Unwrap() []error { return []error{delivery.ErrDeliveryFailed
 // oneLine collapses line breaks so header values stay on one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-func cmpOr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }

@@ -56,6 +56,8 @@ type Sender struct {
 	client   *http.Client
 }
 
+var _ delivery.Sender = (*Sender)(nil)
+
 // New validates cfg and returns a Sender for it.
 func New(cfg Config) (*Sender, error) {
 	switch {

@@ -80,6 +80,8 @@ type Sender struct {
 	now    func() time.Time
 }
 
+var _ delivery.Sender = (*Sender)(nil)
+
 // New validates cfg and returns a Sender for it.
 func New(cfg Config) (*Sender, error) {
 	u, err := url.Parse(cfg.URL)

@@ -139,12 +139,14 @@ func (db *DB) RecordFailure(ctx context.Context, appID, method, identifier strin
 	lockUntil := n + p.LockFor.Milliseconds()
 	restart := `(lockouts.window_start <= ? OR (lockouts.locked_until > 0 AND lockouts.locked_until <= ?))`
 	newFailures := `CASE WHEN ` + restart + ` THEN 1 ELSE lockouts.failures + 1 END`
+	// The times are cast to BIGINT: PostgreSQL would otherwise type a parameter beside the literal
+	// 0 of a CASE as int4, which cannot hold Unix milliseconds.
 	q := `INSERT INTO lockouts (app_id, method, identifier, failures, window_start, locked_until)
-		VALUES (?, ?, ?, 1, ?, CASE WHEN 1 >= ? THEN ? ELSE 0 END)
+		VALUES (?, ?, ?, 1, ?, CASE WHEN 1 >= ? THEN CAST(? AS BIGINT) ELSE 0 END)
 		ON CONFLICT (app_id, method, identifier) DO UPDATE SET
 			failures = ` + newFailures + `,
-			window_start = CASE WHEN ` + restart + ` THEN ? ELSE lockouts.window_start END,
-			locked_until = CASE WHEN ` + newFailures + ` >= ? THEN ? WHEN ` + restart + ` THEN 0 ELSE lockouts.locked_until END
+			window_start = CASE WHEN ` + restart + ` THEN CAST(? AS BIGINT) ELSE lockouts.window_start END,
+			locked_until = CASE WHEN ` + newFailures + ` >= ? THEN CAST(? AS BIGINT) WHEN ` + restart + ` THEN 0 ELSE lockouts.locked_until END
 		RETURNING failures, locked_until`
 	var l store.Lockout
 	var until int64

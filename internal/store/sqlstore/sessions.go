@@ -107,7 +107,8 @@ func (db *DB) SessionLive(ctx context.Context, id string, now time.Time) (bool, 
 
 // RotateRefreshToken marks old used and inserts next in one transaction. The conditional UPDATE
 // decides the race: of two concurrent rotations of one token exactly one succeeds. A token that
-// was already rotated ends its session (reuse detection).
+// was already rotated ends its session (reuse detection). next without a payload inherits old's,
+// so what a refresh token renews survives any number of rotations.
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) (store.RefreshToken, store.Session, error) {
 	var old store.RefreshToken
 	var sess store.Session
@@ -153,6 +154,9 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store
 			return err
 		}
 		next.SessionID = old.SessionID
+		if next.Payload == nil { // the new token renews what the old one did (resource, claims, nonce)
+			next.Payload = old.Payload
+		}
 		return insertRefresh(ctx, tx, next)
 	})
 	if err != nil {

@@ -22,6 +22,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"users_list_search_count", testUserList},
 		{"signing_keys_rotate", testKeys},
 		{"outbox_newest_first", testOutbox},
+		{"totp_add_get_list", testTOTPAddGetList},
+		{"totp_limit_and_replace", testTOTPLimitAndReplace},
+		{"totp_accept_step_once", testTOTPAcceptStep},
+		{"totp_accept_step_concurrent", testTOTPAcceptStepConcurrent},
+		{"totp_activate_pending", testTOTPActivate},
+		{"totp_revoke", testTOTPRevoke},
+		{"totp_challenges", testTOTPChallenges},
+		{"totp_deleted_with_user", testTOTPDeletedWithUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

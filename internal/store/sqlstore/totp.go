@@ -1,0 +1,269 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch-auth/latch/internal/store"
+)
+
+const totpColumns = `id, app_id, user_id, name, device_id, secret, algorithm, digits, period, last_step, created_at, activated_at, last_used_at, revoked_at`
+
+func scanTOTP(s scanner) (store.TOTPAuthenticator, error) {
+	var a store.TOTPAuthenticator
+	var created, activated, used, revoked int64
+	err := s.Scan(&a.ID, &a.AppID, &a.UserID, &a.Name, &a.DeviceID, &a.Secret, &a.Algorithm, &a.Digits, &a.Period,
+		&a.LastStep, &created, &activated, &used, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, store.ErrNotFound
+	}
+	if err != nil {
+		return a, err
+	}
+	a.CreatedAt, a.ActivatedAt, a.LastUsedAt, a.RevokedAt = fromMS(created), fromMS(activated), fromMS(used), fromMS(revoked)
+	return a, nil
+}
+
+// lockUser serializes transactions that count a user's authenticators (SQLite: the single
+// writer already does; PostgreSQL: an advisory lock held until the transaction ends).
+func (db *DB) lockUser(ctx context.Context, tx *txn, appID, userID string) error {
+	if db.dialect.lockKey == "" {
+		return nil
+	}
+	if _, err := tx.exec(ctx, db.dialect.lockKey, "totp|"+appID+"|"+userID); err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	return nil
+}
+
+func countActiveTOTPs(ctx context.Context, tx *txn, appID, userID string) (int, error) {
+	var n int
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM totp_authenticators
+		WHERE app_id = ? AND user_id = ? AND revoked_at = 0 AND activated_at > 0`, appID, userID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count authenticators: %w", err)
+	}
+	return n, nil
+}
+
+// AddTOTP checks the limit (or replaces the active authenticators) and inserts a, in one
+// transaction serialized per (app, user).
+func (db *DB) AddTOTP(ctx context.Context, a store.TOTPAuthenticator, l store.TOTPLimit) (int, error) {
+	replaced := 0
+	err := db.tx(ctx, func(tx *txn) error {
+		replaced = 0
+		if err := db.lockUser(ctx, tx, a.AppID, a.UserID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM totp_authenticators
+			WHERE app_id = ? AND user_id = ? AND activated_at = 0 AND revoked_at = 0 AND created_at < ?`,
+			a.AppID, a.UserID, ms(l.PendingSince)); err != nil {
+			return fmt.Errorf("prune pending authenticators: %w", err)
+		}
+		if l.Replace && !a.ActivatedAt.IsZero() {
+			res, err := tx.exec(ctx, `UPDATE totp_authenticators SET revoked_at = ?
+				WHERE app_id = ? AND user_id = ? AND revoked_at = 0 AND activated_at > 0`, ms(a.CreatedAt), a.AppID, a.UserID)
+			if err != nil {
+				return fmt.Errorf("replace authenticators: %w", err)
+			}
+			n, err := rowsAffected(res)
+			if err != nil {
+				return err
+			}
+			replaced = int(n)
+		}
+		if l.Max > 0 {
+			n, err := countActiveTOTPs(ctx, tx, a.AppID, a.UserID)
+			if err != nil {
+				return err
+			}
+			if n >= l.Max {
+				return store.ErrLimit
+			}
+		}
+		_, err := tx.exec(ctx, `INSERT INTO totp_authenticators (`+totpColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+			a.ID, a.AppID, a.UserID, a.Name, a.DeviceID, a.Secret, a.Algorithm, a.Digits, a.Period, a.LastStep,
+			ms(a.CreatedAt), ms(a.ActivatedAt), ms(a.LastUsedAt))
+		if err != nil {
+			return fmt.Errorf("insert authenticator: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return replaced, nil
+}
+
+// GetTOTP returns an authenticator by id.
+func (db *DB) GetTOTP(ctx context.Context, id string) (store.TOTPAuthenticator, error) {
+	return scanTOTP(db.queryRow(ctx, `SELECT `+totpColumns+` FROM totp_authenticators WHERE id = ?`, id))
+}
+
+// ListTOTPs returns a user's unrevoked authenticators in an app, oldest first.
+func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTPAuthenticator, error) {
+	rows, err := db.query(ctx, `SELECT `+totpColumns+` FROM totp_authenticators
+		WHERE app_id = ? AND user_id = ? AND revoked_at = 0 ORDER BY created_at, id`, appID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list authenticators: %w", err)
+	}
+	defer rows.Close()
+	var out []store.TOTPAuthenticator
+	for rows.Next() {
+		a, err := scanTOTP(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// ActivateTOTP makes a live pending authenticator active under the limit, in one transaction.
+func (db *DB) ActivateTOTP(ctx context.Context, id string, step int64, now time.Time, l store.TOTPLimit) error {
+	return db.tx(ctx, func(tx *txn) error {
+		var appID, userID string
+		err := tx.queryRow(ctx, `SELECT app_id, user_id FROM totp_authenticators
+			WHERE id = ? AND activated_at = 0 AND revoked_at = 0 AND created_at >= ?`, id, ms(l.PendingSince)).Scan(&appID, &userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("get pending authenticator: %w", err)
+		}
+		if err := db.lockUser(ctx, tx, appID, userID); err != nil {
+			return err
+		}
+		if l.Max > 0 {
+			n, err := countActiveTOTPs(ctx, tx, appID, userID)
+			if err != nil {
+				return err
+			}
+			if n >= l.Max {
+				return store.ErrLimit
+			}
+		}
+		// Conditional again: a concurrent activation or revoke may have won while we waited
+		// for the lock.
+		res, err := tx.exec(ctx, `UPDATE totp_authenticators SET activated_at = ?, last_step = ?, last_used_at = ?
+			WHERE id = ? AND activated_at = 0 AND revoked_at = 0`, ms(now), step, ms(now), id)
+		if err != nil {
+			return fmt.Errorf("activate authenticator: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return errors.Join(store.ErrNotFound, err)
+		}
+		return nil
+	})
+}
+
+const acceptStep = `UPDATE totp_authenticators SET last_step = ?, last_used_at = ?
+	WHERE id = ? AND last_step < ? AND activated_at > 0 AND revoked_at = 0`
+
+// AcceptTOTPStep records an accepted step in one conditional UPDATE (plus the challenge's
+// conditional consumption in the same transaction when there is one).
+func (db *DB) AcceptTOTPStep(ctx context.Context, id string, step int64, now time.Time, challengeID string) error {
+	if challengeID == "" {
+		res, err := db.exec(ctx, acceptStep, step, ms(now), id, step)
+		if err != nil {
+			return fmt.Errorf("accept step: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return errors.Join(store.ErrUsed, err)
+		}
+		return nil
+	}
+	return db.tx(ctx, func(tx *txn) error {
+		res, err := tx.exec(ctx, `UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`,
+			ms(now), challengeID, ms(now))
+		if err != nil {
+			return fmt.Errorf("consume challenge: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return errors.Join(store.ErrChallengeGone, err)
+		}
+		res, err = tx.exec(ctx, acceptStep, step, ms(now), id, step)
+		if err != nil {
+			return fmt.Errorf("accept step: %w", err)
+		}
+		if n, err := rowsAffected(res); err != nil || n == 0 {
+			return errors.Join(store.ErrUsed, err)
+		}
+		return nil
+	})
+}
+
+// RevokeTOTPs revokes a user's live authenticators in an app (or one of them) in one UPDATE.
+func (db *DB) RevokeTOTPs(ctx context.Context, appID, userID, id string, now, pendingSince time.Time) (int, error) {
+	q := `UPDATE totp_authenticators SET revoked_at = ?
+		WHERE app_id = ? AND user_id = ? AND revoked_at = 0 AND (activated_at > 0 OR created_at >= ?)`
+	args := []any{ms(now), appID, userID, ms(pendingSince)}
+	if id != "" {
+		q += ` AND id = ?`
+		args = append(args, id)
+	}
+	res, err := db.exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("revoke authenticators: %w", err)
+	}
+	n, err := rowsAffected(res)
+	return int(n), err
+}
+
+const challengeColumns = `id, app_id, user_id, challenge_hash, approval_data, created_at, expires_at, used_at`
+
+// AddTOTPChallenge deletes the user's dead challenges in the app and inserts c after the user's
+// last one, in one transaction serialized per (app, user).
+func (db *DB) AddTOTPChallenge(ctx context.Context, c store.TOTPChallenge) error {
+	return db.tx(ctx, func(tx *txn) error {
+		if err := db.lockUser(ctx, tx, c.AppID, c.UserID); err != nil {
+			return err
+		}
+		var seq int64
+		if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM totp_challenges WHERE app_id = ? AND user_id = ?`,
+			c.AppID, c.UserID).Scan(&seq); err != nil {
+			return fmt.Errorf("challenge sequence: %w", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM totp_challenges WHERE app_id = ? AND user_id = ? AND (used_at > 0 OR expires_at <= ?)`,
+			c.AppID, c.UserID, ms(c.CreatedAt)); err != nil {
+			return fmt.Errorf("prune challenges: %w", err)
+		}
+		data := string(c.ApprovalData)
+		if data == "" {
+			data = "{}"
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO totp_challenges (seq, `+challengeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+			seq, c.ID, c.AppID, c.UserID, c.ChallengeHash, data, ms(c.CreatedAt), ms(c.ExpiresAt)); err != nil {
+			return fmt.Errorf("insert challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+// LiveTOTPChallenge returns the newest live challenge of a user (with hash, when given).
+func (db *DB) LiveTOTPChallenge(ctx context.Context, appID, userID, hash string, now time.Time) (store.TOTPChallenge, error) {
+	q := `SELECT ` + challengeColumns + ` FROM totp_challenges
+		WHERE app_id = ? AND user_id = ? AND used_at = 0 AND expires_at > ?`
+	args := []any{appID, userID, ms(now)}
+	if hash != "" {
+		q += ` AND challenge_hash = ?`
+		args = append(args, hash)
+	}
+	q += ` ORDER BY seq DESC LIMIT 1`
+	var c store.TOTPChallenge
+	var data string
+	var created, expires, used int64
+	err := db.queryRow(ctx, q, args...).Scan(&c.ID, &c.AppID, &c.UserID, &c.ChallengeHash, &data, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, store.ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("live challenge: %w", err)
+	}
+	c.ApprovalData = []byte(data)
+	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMS(created), fromMS(expires), fromMS(used)
+	return c, nil
+}

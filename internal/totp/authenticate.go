@@ -1,0 +1,150 @@
+package totp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/session"
+	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/user"
+)
+
+// AuthenticateRequest is the body of POST /v1/auth/totp/authenticate (and, with Challenge, of
+// the transaction-signing authenticate).
+type AuthenticateRequest struct {
+	Token            string                `json:"token"`
+	IdentifierType   string                `json:"identifier_type"`
+	Identifier       string                `json:"identifier"`
+	Resource         string                `json:"resource"`
+	Claims           json.RawMessage       `json:"claims"`
+	OrgID            string                `json:"org_id"`
+	SessionID        string                `json:"session_id"`
+	DeviceID         string                `json:"device_id"`
+	ClientAttributes *otp.ClientAttributes `json:"client_attributes"`
+	// Challenge names the transaction being signed (transaction authenticate only); when it is
+	// empty the user's newest live challenge is used.
+	Challenge string `json:"challenge"`
+}
+
+// maxTokenLen bounds the code field; longer input is a 400, not a failed attempt.
+const maxTokenLen = 64
+
+// validate checks what can be checked before the user is looked up, so that bad input never
+// burns a time step or counts a failure.
+func (req AuthenticateRequest) validate(a app.App) error {
+	if req.Token == "" {
+		return apierr.Invalid("token", "is required")
+	}
+	if len(req.Token) > maxTokenLen {
+		return apierr.Invalid("token", "is too long")
+	}
+	if len(req.Challenge) > maxTokenLen {
+		return apierr.Invalid("challenge", "is too long")
+	}
+	if err := session.ValidateClaims(req.Claims); err != nil {
+		return err
+	}
+	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+		return err
+	}
+	if req.Resource != "" && !a.HasResource(req.Resource) {
+		return apierr.Invalid("resource", "is not a resource of this application")
+	}
+	return nil
+}
+
+// Authenticate checks a TOTP code of the user against every active authenticator of the user in
+// the app and returns user tokens (amr "totp"; joining a session adds "mfa").
+func (s *Service) Authenticate(ctx context.Context, a app.App, clientID string, req AuthenticateRequest) (session.Tokens, error) {
+	return s.login(ctx, a, clientID, req, false)
+}
+
+// login is the authenticate flow, for a plain login or (transaction) a signed transaction.
+func (s *Service) login(ctx context.Context, a app.App, clientID string, req AuthenticateRequest, transaction bool) (session.Tokens, error) {
+	if err := req.validate(a); err != nil {
+		return session.Tokens{}, err
+	}
+	if !transaction {
+		req.Challenge = ""
+	}
+	u, err := s.users.Find(ctx, req.IdentifierType, req.Identifier)
+	if err != nil {
+		return session.Tokens{}, err
+	}
+	if u.Status != user.StatusActive {
+		return session.Tokens{}, errUserNotActive()
+	}
+	now := s.clock.Now()
+	lock, err := s.checkLock(ctx, a, u.ID, now)
+	if err != nil {
+		return session.Tokens{}, err
+	}
+	auths, err := s.activeAuthenticators(ctx, a, u.ID)
+	if err != nil {
+		return session.Tokens{}, err
+	}
+	var ch store.TOTPChallenge
+	if transaction {
+		if ch, err = s.liveChallenge(ctx, a, u.ID, req.Challenge, now); err != nil {
+			return session.Tokens{}, err
+		}
+	}
+	auth, v, err := s.accept(ctx, auths, req.Token, now, ch.ID)
+	if err != nil {
+		return session.Tokens{}, err
+	}
+	switch v {
+	case verdictWrong:
+		return session.Tokens{}, s.fail(ctx, a, u.ID, now)
+	case verdictReplayed:
+		return session.Tokens{}, errInvalidCode()
+	case verdictChallengeGone:
+		return session.Tokens{}, errTransactionGone()
+	}
+	if err := s.clearFailures(ctx, a, u.ID, lock); err != nil {
+		return session.Tokens{}, err
+	}
+	var approval map[string]any
+	if transaction {
+		if err := json.Unmarshal(ch.ApprovalData, &approval); err != nil {
+			return session.Tokens{}, fmt.Errorf("challenge approval data: %w", err)
+		}
+	}
+	tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: Method,
+		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval})
+	if err != nil {
+		return session.Tokens{}, err
+	}
+	s.metrics.Login(Method, "ok")
+	if transaction {
+		s.log.Info("totp transaction signed", "app_id", a.ID, "user_id", u.ID, "authenticator_id", auth.ID)
+	}
+	return tok, nil
+}
+
+// activeAuthenticators returns the user's active authenticators in the app, or the 404 when
+// there are none (pending devices do not count).
+func (s *Service) activeAuthenticators(ctx context.Context, a app.App, userID string) ([]store.TOTPAuthenticator, error) {
+	all, err := s.store.ListTOTPs(ctx, a.ID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list authenticators: %w", err)
+	}
+	active := all[:0]
+	for _, t := range all {
+		if t.Active() {
+			active = append(active, t)
+		}
+	}
+	if len(active) == 0 {
+		return nil, errNotRegistered()
+	}
+	return active, nil
+}
+
+// pendingSince is the creation time before which a pending device has expired.
+func pendingSince(now time.Time) time.Time { return now.Add(-PendingTTL) }
