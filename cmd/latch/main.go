@@ -26,6 +26,6 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), appCmd(), clientCmd(), keysCmd(), versionCmd())
+	root.AddCommand(serveCmd(), appCmd(), clientCmd(), keysCmd(), versionCmd(), benchCmd())
 	return root
 }

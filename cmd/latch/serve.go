@@ -81,6 +81,13 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 	}
 	m := metrics.New()
 	api := buildAPI(c, cfg, issuer, router, log, m)
+	if cfg.Dev() {
+		api.Web, err = buildWeb(ctx, c, cfg, addr, def.ID)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -101,6 +108,7 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 	fmt.Fprintf(out, "  email:     %s\n  sms:       %s\n", delivered["email"], delivered["sms"])
 	if cfg.Dev() {
 		fmt.Fprintf(out, "  outbox:    http://%s/dev/outbox\n", addr)
+		fmt.Fprintf(out, "  demo:      http://%s/demo\n", addr)
 	}
 	if c.keyGenerated {
 		fmt.Fprintf(out, "  encryption key generated in %s/encryption.key (set LATCH_ENCRYPTION_KEY in production)\n", cfg.DataDir)
