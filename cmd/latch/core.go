@@ -15,6 +15,10 @@ import (
 	"github.com/latch-auth/latch/internal/token"
 )
 
+// keyPropagation is how long a rotated signing key is published before it signs: two reload
+// intervals of the key ring, so every node verifies its tokens from the first one.
+const keyPropagation = 60 * time.Second
+
 // core is what every command that touches the database needs.
 type core struct {
 	store        *sqlstore.DB
@@ -43,7 +47,10 @@ func openCore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core,
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	clk := clock.System{}
-	keys := token.NewKeyRing(db, box, clk, time.Duration(app.MaxTokenTTLSeconds)*time.Second, log)
+	// A retired key stays published for the longest token lifetime, plus the time it may go on
+	// signing while its successor propagates, plus verification leeway and one reload interval.
+	keys := token.NewKeyRing(db, box, clk, time.Duration(app.MaxTokenTTLSeconds)*time.Second+keyPropagation+2*time.Minute, log)
+	keys.Propagation = keyPropagation
 	if err := keys.EnsureKey(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/internal/metrics"
 )
@@ -120,8 +121,8 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		fmt.Fprintf(out, "  client_id:     %s\n  client_secret: %s\n", creds.ClientID, creds.ClientSecret)
 		fmt.Fprintf(out, "Get a client access token:\n  curl -s %s/oidc/token -d grant_type=client_credentials -d client_id=%s -d client_secret=%s\n\n",
 			"http://"+addr, creds.ClientID, creds.ClientSecret)
-	} else if clients, err := c.store.ListClients(ctx, def.ID); err == nil && len(clients) > 0 {
-		fmt.Fprintf(out, "  client_id: %s (secret shown at first start only; `latch client create --app %s` makes another)\n", clients[0].ClientID, def.ID)
+	} else if first := firstOperatorClient(ctx, c, def.ID); first != "" {
+		fmt.Fprintf(out, "  client_id: %s (secret shown at first start only; `latch client create --app %s` makes another)\n", first, def.ID)
 	}
 
 	bg, cancelBG := context.WithCancel(context.Background())
@@ -166,4 +167,19 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("pprof", "err", err)
 	}
+}
+
+// firstOperatorClient names the oldest client an operator was given a secret for (derived clients,
+// such as the demo's, are skipped: their secrets were never shown).
+func firstOperatorClient(ctx context.Context, c *core, appID string) string {
+	clients, err := c.store.ListClients(ctx, appID)
+	if err != nil {
+		return ""
+	}
+	for _, cl := range clients {
+		if !app.IsDerivedClient(cl.ClientID) {
+			return cl.ClientID
+		}
+	}
+	return ""
 }

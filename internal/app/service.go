@@ -179,11 +179,16 @@ func (s *Service) CreateClient(ctx context.Context, appID string, admin bool) (C
 	return creds, nil
 }
 
+const derivedPrefix = "derived-"
+
+// IsDerivedClient reports whether a client id was made by EnsureDerivedClient.
+func IsDerivedClient(clientID string) bool { return strings.HasPrefix(clientID, derivedPrefix) }
+
 // EnsureDerivedClient makes sure the application has the client whose id and secret are derived
 // from the encryption key and name, and returns its credentials. The dev-mode demo uses it: the
 // credentials are stable across restarts and nodes, and nothing but the key can produce them.
 func (s *Service) EnsureDerivedClient(ctx context.Context, appID, name string) (Credentials, error) {
-	id := "derived-" + s.box.Hash("derived-client-id", appID+"/"+name)[:22]
+	id := derivedPrefix + s.box.Hash("derived-client-id", appID+"/"+name)[:22]
 	sec := s.box.Hash("derived-client-secret", appID+"/"+name)
 	creds := Credentials{AppID: appID, ClientID: id, ClientSecret: sec}
 	_, err := s.store.GetClient(ctx, id)

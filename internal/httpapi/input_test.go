@@ -16,11 +16,24 @@ import (
 // jsonRoute is a route that reads a JSON body, with what it accepts and the fields it reads.
 type jsonRoute struct {
 	pattern string
+	auth    authKind // the token the requests carry
 	method  string
 	path    string
-	valid   func() map[string]any // a fresh body the route accepts
+	valid   func() map[string]any // a fresh body the route accepts; nil: only the body-shape checks
 	okCode  int
 	fields  []fieldCase // one wrong-typed value per field the route reads
+}
+
+// bodyShapeOnly is a JSON route whose service is not wired in the test server: it gets the
+// checks that the shared decoder answers before any service is called (malformed, non-object,
+// oversize). Its field-level checks belong to the tests of its own area.
+func bodyShapeOnly(auth authKind, pattern, path string) jsonRoute {
+	method, _, _ := strings.Cut(pattern, " ")
+	return jsonRoute{pattern: pattern, auth: auth, method: method, path: path}
+}
+
+func bodyShapeOnlyPOST(auth authKind, path string) jsonRoute {
+	return bodyShapeOnly(auth, "POST "+path, path)
 }
 
 type fieldCase struct {
@@ -64,7 +77,7 @@ func jsonRoutes(userID string) []jsonRoute {
 	n := 0
 	return []jsonRoute{
 		{
-			pattern: "POST /cis/v1/users", method: "POST", path: "/cis/v1/users", okCode: 201,
+			pattern: "POST /cis/v1/users", auth: authClient, method: "POST", path: "/cis/v1/users", okCode: 201,
 			valid: func() map[string]any {
 				n++
 				return map[string]any{"email": fmt.Sprintf("new%d@example.com", n)}
@@ -72,10 +85,32 @@ func jsonRoutes(userID string) []jsonRoute {
 			fields: userInputWrongTypes,
 		},
 		{
-			pattern: "PUT /cis/v1/users/{user_id}", method: "PUT", path: "/cis/v1/users/" + userID, okCode: 200,
+			pattern: "PUT /cis/v1/users/{user_id}", auth: authClient, method: "PUT", path: "/cis/v1/users/" + userID, okCode: 200,
 			valid:  func() map[string]any { return map[string]any{"language": "de"} },
 			fields: userInputWrongTypes,
 		},
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/send"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/authenticate"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/link/email/send"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/link/email/authenticate"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/links/email"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/email"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/email/validation"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/sms"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/sms/validation"),
+		bodyShapeOnlyPOST(authNone, "/cis/v1/token"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/session/authenticate"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/session/logout"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/token/refresh"),
+		bodyShapeOnlyPOST(authUser, "/cis/v1/users/me/totp"),
+		bodyShapeOnlyPOST(authUser, "/cis/v1/auth/totp/register"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/totp/authenticate"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/totp/transaction/start"),
+		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/totp/transaction/authenticate"),
+		bodyShapeOnlyPOST(authUser, "/cis/v1/users/me/totp/revoke"),
+		bodyShapeOnly(authClient, "POST /cis/v1/users/{userId}/totp/revoke", "/cis/v1/users/"+userID+"/totp/revoke"),
+		bodyShapeOnlyPOST(authUser, "/cis/v1/users/me/totp/devices"),
+		bodyShapeOnly(authUser, "POST /cis/v1/users/me/totp/devices/{authId}/activate", "/cis/v1/users/me/totp/devices/dev1/activate"),
 	}
 }
 
@@ -83,13 +118,14 @@ func jsonRoutes(userID string) []jsonRoute {
 // table reads a JSON body except the form-encoded token endpoint.
 func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
 	ts := sqliteServer(t)
-	formRoutes := map[string]bool{"POST /oidc/token": true}
+	// The token endpoint reads a form; logout reads nothing but its Bearer token.
+	formRoutes := map[string]bool{"POST /oidc/token": true, "POST /cis/v1/auth/logout": true}
 	listed := map[string]bool{}
 	for _, r := range jsonRoutes("u1") {
 		listed[r.pattern] = true
 	}
 	var want []string
-	for _, r := range ts.API.routes() {
+	for _, r := range routeTable(ts) {
 		method, _, _ := strings.Cut(r.pattern, " ")
 		if (method == "POST" || method == "PUT" || method == "PATCH") && !formRoutes[r.pattern] {
 			want = append(want, r.pattern)
@@ -138,13 +174,16 @@ func assertInvalid(t *testing.T, r response, field string) {
 }
 
 func TestJSONBodyInput(t *testing.T) {
-	ts := sqliteServer(t)
+	// Every route is served; the services this test server leaves unwired are never reached,
+	// because the decoder refuses the body first.
+	ts := sqliteServer(t).everyRoute(t)
 	tok := ts.clientToken(t)
 	u := ts.createUser(t, tok, map[string]any{"email": "existing@example.com", "custom_data": map[string]any{"k": "v"}})
 	userID := u["user_id"].(string)
 
 	for _, rt := range jsonRoutes(userID) {
 		t.Run(rt.method+"_"+strings.ReplaceAll(strings.TrimPrefix(rt.path, "/"), "/", "_"), func(t *testing.T) {
+			tok := ts.tokenFor(t, rt.auth, userID)
 			send := func(t *testing.T, body any) response {
 				t.Helper()
 				return ts.authed(t, tok, rt.method, rt.path, body)
@@ -171,6 +210,10 @@ func TestJSONBodyInput(t *testing.T) {
 			} {
 				refused(t, tc.name, tc.body, func(t *testing.T, r response) { assertInvalid(t, r, "body") })
 			}
+			if rt.valid == nil {
+				refused(t, "oversize_body", `{"pad":"`+strings.Repeat("a", MaxBody)+`"}`, assertTooLarge)
+				return
+			}
 			for _, fc := range rt.fields {
 				refused(t, "wrong_type_"+fc.field, merge(rt.valid(), fc.patch), func(t *testing.T, r response) { assertInvalid(t, r, fc.field) })
 			}
@@ -180,19 +223,7 @@ func TestJSONBodyInput(t *testing.T) {
 			pad := func(n int) map[string]any {
 				return merge(rt.valid(), map[string]any{"custom_data": map[string]any{"pad": strings.Repeat("a", n)}})
 			}
-			refused(t, "oversize_body", pad(MaxBody), func(t *testing.T, r response) {
-				if r.Status != http.StatusRequestEntityTooLarge {
-					t.Fatalf("status %d, want 413 (body %.200s)", r.Status, r.Body)
-				}
-				assertContentTypeJSON(t, r)
-				b := r.JSON(t)
-				if b["error_code"] != "payload_too_large" {
-					t.Errorf("error_code = %v, want payload_too_large", b["error_code"])
-				}
-				if msg, _ := b["message"].(string); !strings.HasPrefix(msg, "body:") {
-					t.Errorf("message = %q, want it to start with body:", msg)
-				}
-			})
+			refused(t, "oversize_body", pad(MaxBody), assertTooLarge)
 			t.Run("body_just_under_the_limit_is_accepted", func(t *testing.T) {
 				if r := send(t, pad(MaxBody-1024)); r.Status != rt.okCode {
 					t.Fatalf("status %d, want %d (body %.200s)", r.Status, rt.okCode, r.Body)
@@ -215,13 +246,28 @@ func TestJSONBodyInput(t *testing.T) {
 	}
 }
 
+func assertTooLarge(t *testing.T, r response) {
+	t.Helper()
+	if r.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413 (body %.200s)", r.Status, r.Body)
+	}
+	assertContentTypeJSON(t, r)
+	b := r.JSON(t)
+	if b["error_code"] != "payload_too_large" {
+		t.Errorf("error_code = %v, want payload_too_large", b["error_code"])
+	}
+	if msg, _ := b["message"].(string); !strings.HasPrefix(msg, "body:") {
+		t.Errorf("message = %q, want it to start with body:", msg)
+	}
+}
+
 func TestCreateUserRequiresEmailOrPhone(t *testing.T) {
 	ts := sqliteServer(t)
 	tok := ts.clientToken(t)
 	for name, body := range map[string]string{
-		"empty_body":   ``,
-		"empty_object": `{}`,
-		"empty_email":  `{"email":""}`,
+		"empty_body":    ``,
+		"empty_object":  `{}`,
+		"empty_email":   `{"email":""}`,
 		"only_username": `{"username":"solo"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -264,6 +310,23 @@ func TestUserQueryParams(t *testing.T) {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// TestUserPathParams: a malformed identifier in a lookup path is a 400 naming that path
+// parameter (product.md: bad email or phone syntax is a 400 that says which field is wrong).
+func TestUserPathParams(t *testing.T) {
+	ts := sqliteServer(t)
+	tok := ts.clientToken(t)
+	for _, tc := range []struct{ path, param string }{
+		{"/cis/v1/users/email/not-an-email", "email"},
+		{"/cis/v1/users/phone-number/4155550100", "phone_number"},
+		{"/cis/v1/users/phone/+1-415-555", "phone_number"},
+		{"/cis/v1/users/username/has%20space", "username"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			assertInvalid(t, ts.authed(t, tok, http.MethodGet, tc.path, nil), tc.param)
+		})
+	}
 }
 
 // TestEveryAPIPathAnswersJSON: unknown paths and methods under the API prefixes get a JSON

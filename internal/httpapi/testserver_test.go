@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,8 @@ const keyRetention = time.Duration(app.MaxTokenTTLSeconds) * time.Second
 // testServer is the real Latch stack (store, key ring, services, handlers) behind an
 // httptest server, wired the way cmd/latch/serve.go wires it, with a clock the test controls.
 type testServer struct {
-	URL          string // base URL; also the issuer
+	URL          string // base URL
+	Issuer       string // the token issuer: the base URL of the server newTestServer started
 	ClientID     string // the default application's first client
 	ClientSecret string
 	AppID        string
@@ -98,9 +100,82 @@ func newTestServer(t testing.TB, dsn string) *testServer {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	return &testServer{
-		URL: issuer, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret, AppID: def.ID, TenantID: tenantID,
+		URL: issuer, Issuer: issuer, ClientID: creds.ClientID, ClientSecret: creds.ClientSecret, AppID: def.ID, TenantID: tenantID,
 		Clock: clk, Store: db, Box: box, Keys: keys, Signer: signer, Apps: apps, API: api, HTTP: hs, Client: hs.Client(),
 	}
+}
+
+// withEveryRoute returns a copy of s in which every service left unwired is a zero value (and
+// every switch such as Dev is on), so that routes() lists every route, the conditional ones
+// included. Requests refused by the bearer middleware or by the JSON decoder never reach those
+// zero services. Sessions stays as it is: the middleware calls it for user tokens, and nil means
+// "signature and expiry only".
+func withEveryRoute(s *Server) *Server {
+	cp := &Server{}
+	reflect.ValueOf(cp).Elem().Set(reflect.ValueOf(s).Elem())
+	v := reflect.ValueOf(cp).Elem()
+	handler := reflect.TypeOf(http.NotFoundHandler())
+	for i := 0; i < v.NumField(); i++ {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		if !f.CanSet() || name == "Sessions" {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.Pointer:
+			if f.IsNil() {
+				f.Set(reflect.New(f.Type().Elem()))
+			}
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Interface:
+			if f.IsNil() && handler.Implements(f.Type()) {
+				f.Set(reflect.ValueOf(http.NotFoundHandler()))
+			}
+		}
+	}
+	return cp
+}
+
+// everyRoute serves withEveryRoute(ts.API) on a server of its own and returns a testServer
+// talking to it. It shares ts's store, keys, clock and client credentials, and its tokens'
+// issuer stays ts.URL.
+func (ts *testServer) everyRoute(t testing.TB) *testServer {
+	t.Helper()
+	full := withEveryRoute(ts.API)
+	hs := httptest.NewServer(full.Handler())
+	t.Cleanup(hs.Close)
+	cp := *ts
+	cp.URL, cp.API, cp.HTTP, cp.Client = hs.URL, full, hs, hs.Client()
+	return &cp
+}
+
+// userToken mints a user access token (the kind a login returns) for userID, signed by the
+// server's key: sub is the user, sid a session id.
+func (ts *testServer) userToken(t testing.TB, userID string) string {
+	t.Helper()
+	c, a := ts.defaultClient(t)
+	now := ts.Clock.Now()
+	tok, err := ts.Signer.Sign(map[string]any{
+		"iss": ts.Issuer, "sub": userID, "aud": token.APIAudience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"jti": secret.NewID(), "tid": a.TenantID, "client_id": c.ClientID, "app_id": a.ID, "app_name": a.Name,
+		"sid": "session-" + userID, "auth_time": now.Unix(), "amr": []string{"otp"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// tokenFor returns a valid token of kind (client or user; "" for none).
+func (ts *testServer) tokenFor(t testing.TB, kind authKind, userID string) string {
+	t.Helper()
+	switch kind {
+	case authClient, authAdmin:
+		return ts.clientToken(t)
+	case authUser:
+		return ts.userToken(t, userID)
+	}
+	return ""
 }
 
 // eachEngine runs fn once per store engine with a fresh test server (PostgreSQL skips without
@@ -182,9 +257,12 @@ func (ts *testServer) send(t testing.TB, req *http.Request) response {
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-// authed sends a JSON request with a Bearer token.
+// authed sends a JSON request with a Bearer token (none when tok is "").
 func (ts *testServer) authed(t testing.TB, tok, method, path string, body any) response {
 	t.Helper()
+	if tok == "" {
+		return ts.do(t, method, path, body)
+	}
 	return ts.do(t, method, path, body, "Authorization", "Bearer "+tok)
 }
 

@@ -38,19 +38,19 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
-	s.writeUser(w, r, user.IDUserID, r.PathValue("user_id"))
+	s.writeUser(w, r, user.IDUserID, r.PathValue("user_id"), "user_id")
 }
 
 func (s *Server) getUserByEmail(w http.ResponseWriter, r *http.Request) {
-	s.writeUser(w, r, user.IDEmail, r.PathValue("email"))
+	s.writeUser(w, r, user.IDEmail, r.PathValue("email"), "email")
 }
 
 func (s *Server) getUserByPhone(w http.ResponseWriter, r *http.Request) {
-	s.writeUser(w, r, user.IDPhone, r.PathValue("phone_number"))
+	s.writeUser(w, r, user.IDPhone, r.PathValue("phone_number"), "phone_number")
 }
 
 func (s *Server) getUserByUsername(w http.ResponseWriter, r *http.Request) {
-	s.writeUser(w, r, user.IDUsername, r.PathValue("username"))
+	s.writeUser(w, r, user.IDUsername, r.PathValue("username"), "username")
 }
 
 // identifierNames maps users.yml's identifier_name values to Latch identifier types.
@@ -63,11 +63,11 @@ func (s *Server) getUserByIdentifier(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierr.Invalid("identifier_name", "must be one of email, phoneNumber, username, user_id"))
 		return
 	}
-	s.writeUser(w, r, typ, r.URL.Query().Get("identifier_value"))
+	s.writeUser(w, r, typ, r.URL.Query().Get("identifier_value"), "identifier_value")
 }
 
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, typ, identifier string) {
-	u, err := s.Users.Find(r.Context(), typ, identifier)
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, typ, identifier, field string) {
+	u, err := s.Users.Lookup(r.Context(), typ, identifier, field)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/latch-auth/latch/internal/delivery"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
@@ -220,7 +221,7 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if err != nil {
 		return session.Tokens{}, err
 	}
-	if found.RequestID != "" && found.RequestID != req.RequestID {
+	if found.RequestID != "" && !secret.Equal(found.RequestID, req.RequestID) {
 		return session.Tokens{}, apierr.Invalid("request_id", "does not match the request that sent the link")
 	}
 	row, err := f.Codes.ConsumeByHash(ctx, otp.MethodLink, req.Code)

@@ -34,6 +34,10 @@ type KeyRing struct {
 	retention time.Duration // how long a retired key stays published
 	log       *slog.Logger
 
+	// Propagation is how long a new key is published before it signs, so every node has loaded it
+	// (nodes reload every 30 s) before any token it signed reaches them. Zero signs at once.
+	Propagation time.Duration
+
 	mu     sync.RWMutex
 	signer jose.Signer
 	kid    string
@@ -105,10 +109,11 @@ func (k *KeyRing) Load(ctx context.Context) error {
 	var jwks jose.JSONWebKeySet
 	var signKID string
 	var signKey *ecdsa.PrivateKey
-	for _, row := range rows { // newest first
+	for i, row := range rows { // newest first
 		if !row.RetiredAt.IsZero() && now.Sub(row.RetiredAt) > k.retention {
 			continue
 		}
+		last := i == len(rows)-1
 		priv, ok := known[row.KID]
 		if !ok {
 			der, err := k.box.Open(row.Private, keyAD(row.KID))
@@ -128,9 +133,14 @@ func (k *KeyRing) Load(ctx context.Context) error {
 		known[row.KID] = priv
 		public[row.KID] = &priv.PublicKey
 		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: &priv.PublicKey, KeyID: row.KID, Algorithm: row.Alg, Use: "sig"})
-		if signKey == nil && row.RetiredAt.IsZero() {
+		// The newest key signs once it has been published for Propagation; until then the key it
+		// replaces goes on signing. The very first key signs at once: no node can lack it.
+		if signKey == nil && (now.Sub(row.CreatedAt) >= k.Propagation || last) {
 			signKID, signKey = row.KID, priv
 		}
+	}
+	if signKey == nil && len(jwks.Keys) > 0 { // nothing older is left to sign meanwhile
+		signKID, signKey = jwks.Keys[0].KeyID, known[jwks.Keys[0].KeyID]
 	}
 	if signKey == nil {
 		return fmt.Errorf("no active signing key")

@@ -257,9 +257,18 @@ func notFound(u store.User, err error) (store.User, error) {
 // Find returns the user named by identifier of identifier type typ (default email), or the
 // 400 for a bad identifier, or the 404.
 func (s *Service) Find(ctx context.Context, typ, identifier string) (store.User, error) {
-	typ, v, field, problem := NormalizeIdentifier(typ, identifier)
-	if field != "" {
-		return store.User{}, apierr.Invalid(field, problem)
+	return s.Lookup(ctx, typ, identifier, "identifier")
+}
+
+// Lookup is Find for callers whose request names the identifier differently (a path parameter
+// such as email, or identifier_value): a malformed identifier is a 400 naming field.
+func (s *Service) Lookup(ctx context.Context, typ, identifier, field string) (store.User, error) {
+	typ, v, badField, problem := NormalizeIdentifier(typ, identifier)
+	if badField == "identifier" {
+		badField = field
+	}
+	if badField != "" {
+		return store.User{}, apierr.Invalid(badField, problem)
 	}
 	switch typ {
 	case IDEmail:

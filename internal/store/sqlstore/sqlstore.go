@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -29,6 +30,59 @@ type DB struct {
 	w       *sql.DB // the writer (SQLite: one connection)
 	r       *sql.DB // readers (PostgreSQL: the same pool as w)
 	dialect dialect
+	// SQLite re-parses a query on every call; these cache prepared statements per query text.
+	// nil on PostgreSQL, where pgx caches prepared statements itself.
+	wStmts, rStmts *stmtCache
+}
+
+// stmtCache holds one prepared statement per query text for one pool.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+// get returns the prepared statement for q, preparing it once. It never holds the lock while
+// preparing: preparing may wait for the writer's only connection, and a transaction holding that
+// connection may be waiting to peek at the cache.
+func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := c.peek(q); st != nil {
+		return st, nil
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if existing, ok := c.m[q]; ok { // another goroutine prepared it meanwhile
+		st.Close()
+		return existing, nil
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+// peek returns the prepared statement for q if there is one, never preparing: inside a
+// transaction the writer's only connection is taken, so preparing on the pool would wait forever.
+func (c *stmtCache) peek(q string) *sql.Stmt {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[q]
+}
+
+func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
 }
 
 // Options tune the SQLite engine.
@@ -109,7 +163,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{w: w, r: r, dialect: sqliteDialect}, nil
+	return &DB{w: w, r: r, dialect: sqliteDialect, wStmts: newStmtCache(w), rStmts: newStmtCache(r)}, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -138,6 +192,8 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.wStmts.close()
+	db.rStmts.close()
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -147,18 +203,48 @@ func (db *DB) Close() error {
 
 // exec runs a write statement.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	res, err := db.w.ExecContext(ctx, db.dialect.rebind(q), args...)
+	q = db.dialect.rebind(q)
+	if db.wStmts != nil {
+		if st, err := db.wStmts.get(ctx, q); err == nil {
+			res, err := st.ExecContext(ctx, args...)
+			return res, db.dialect.mapErr(err)
+		}
+	}
+	res, err := db.w.ExecContext(ctx, q, args...)
 	return res, db.dialect.mapErr(err)
+}
+
+// writeRow runs a write statement that returns one row (UPDATE ... RETURNING) on the writer.
+func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+	q = db.dialect.rebind(q)
+	if db.wStmts != nil {
+		if st, err := db.wStmts.get(ctx, q); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return db.w.QueryRowContext(ctx, q, args...)
 }
 
 // queryRow runs a read on the reader pool.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.r.QueryRowContext(ctx, db.dialect.rebind(q), args...)
+	q = db.dialect.rebind(q)
+	if db.rStmts != nil {
+		if st, err := db.rStmts.get(ctx, q); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return db.r.QueryRowContext(ctx, q, args...)
 }
 
 // query runs a read on the reader pool.
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return db.r.QueryContext(ctx, db.dialect.rebind(q), args...)
+	q = db.dialect.rebind(q)
+	if db.rStmts != nil {
+		if st, err := db.rStmts.get(ctx, q); err == nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
+	return db.r.QueryContext(ctx, q, args...)
 }
 
 // tx runs fn in one write transaction, committing when fn returns nil.
@@ -167,7 +253,8 @@ func (db *DB) tx(ctx context.Context, fn func(t *txn) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := &txn{tx: sqlTx, d: db.dialect}
+	t := &txn{tx: sqlTx, d: db.dialect, stmts: db.wStmts}
+	defer db.prepareMissed(ctx, t)
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -178,23 +265,60 @@ func (db *DB) tx(ctx context.Context, fn func(t *txn) error) error {
 	return nil
 }
 
-// txn is a transaction that rewrites placeholders and maps errors like DB does.
+// prepareMissed prepares, once the transaction has released the connection, the statements it
+// ran unprepared, so the next transaction finds them cached.
+func (db *DB) prepareMissed(ctx context.Context, t *txn) {
+	for _, q := range t.missed {
+		db.wStmts.get(ctx, q)
+	}
+}
+
+// txn is a transaction that rewrites placeholders, reuses prepared statements and maps errors
+// like DB does.
 type txn struct {
-	tx *sql.Tx
-	d  dialect
+	tx     *sql.Tx
+	d      dialect
+	stmts  *stmtCache
+	missed []string // queries run without a prepared statement, prepared after the transaction
+}
+
+// stmt returns the transaction's copy of the cached statement for q, or nil (and remembers q).
+func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	st := t.stmts.peek(q)
+	if st == nil {
+		t.missed = append(t.missed, q)
+		return nil
+	}
+	return t.tx.StmtContext(ctx, st)
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if st := t.stmt(ctx, q); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		return res, t.d.mapErr(err)
+	}
+	res, err := t.tx.ExecContext(ctx, q, args...)
 	return res, t.d.mapErr(err)
 }
 
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 // ms converts a time to the stored Unix milliseconds; the zero time is 0.

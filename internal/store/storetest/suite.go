@@ -30,6 +30,19 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"totp_revoke", testTOTPRevoke},
 		{"totp_challenges", testTOTPChallenges},
 		{"totp_deleted_with_user", testTOTPDeletedWithUser},
+		{"codes_latest_round_trip", testCodesLatestRoundTrip},
+		{"codes_issue_retires_previous", testCodesIssueRetiresPrevious},
+		{"codes_issue_rate_limit", testCodesIssueRateLimit},
+		{"codes_issue_prunes_old", testCodesIssuePrunes},
+		{"codes_consume_once", testCodesConsume},
+		{"codes_consume_concurrent", testCodesConsumeConcurrent},
+		{"codes_consume_by_hash", testCodesConsumeByHash},
+		{"lockouts_window_lock_restart", testLockouts},
+		{"lockouts_concurrent_failures", testLockoutsConcurrent},
+		{"sessions_save_login", testSessionsSaveLogin},
+		{"sessions_end_and_live", testSessionsEndAndLive},
+		{"refresh_rotate_reuse", testRefreshRotate},
+		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

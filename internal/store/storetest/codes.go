@@ -1,0 +1,572 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latch-auth/latch/internal/store"
+)
+
+// Conformance tests of store.Codes (one-time codes, send limits, lockouts) and store.Sessions
+// (sessions and refresh-token rotation).
+
+// newCode is an OTP code of identifier "user:u1" created at `at`, living 5 minutes.
+func newCode(id, hash string, at time.Time) store.Code {
+	return store.Code{ID: id, AppID: "app1", UserID: "u1", Method: "otp", Channel: "email", Identifier: "user:u1",
+		CodeHash: hash, Payload: []byte(`{"channel":"email"}`), MaxAttempts: 5, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+}
+
+var noLimit = store.RateLimit{}
+
+func mustIssue(t *testing.T, s store.Store, c store.Code, l store.RateLimit) {
+	t.Helper()
+	if err := s.IssueCode(context.Background(), c, l); err != nil {
+		t.Fatalf("IssueCode %s: %v", c.ID, err)
+	}
+}
+
+func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no code yet: %v", err)
+	}
+	c := newCode("c1", "h1", t0)
+	c.RequestID = "req1"
+	mustIssue(t, s, c, noLimit)
+	anon := newCode("c2", "h2", t0)
+	anon.UserID, anon.Identifier, anon.Channel = "", "email:new@example.com", "direct"
+	mustIssue(t, s, anon, noLimit)
+
+	got, err := s.LatestCode(ctx, "app1", "otp", "user:u1")
+	want := c
+	want.Payload = []byte(`{"channel":"email"}`)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("LatestCode = %+v, %v\nwant %+v", got, err, want)
+	}
+	if got, err := s.LatestCode(ctx, "app1", "otp", "email:new@example.com"); err != nil || got.ID != "c2" || got.UserID != "" {
+		t.Fatalf("code without a user: %+v %v", got, err)
+	}
+	for _, miss := range [][3]string{{"app2", "otp", "user:u1"}, {"app1", "link", "user:u1"}, {"app1", "otp", "user:u2"}} {
+		if _, err := s.LatestCode(ctx, miss[0], miss[1], miss[2]); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("LatestCode%v: %v", miss, err)
+		}
+	}
+	if got, err := s.FindCodeByHash(ctx, "otp", "h1"); err != nil || got.ID != "c1" || !got.UsedAt.IsZero() {
+		t.Fatalf("FindCodeByHash: %+v %v", got, err)
+	}
+	if _, err := s.FindCodeByHash(ctx, "link", "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("FindCodeByHash of another method: %v", err)
+	}
+}
+
+func testCodesIssueRetiresPrevious(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustIssue(t, s, newCode("c1", "h1", t0), noLimit)
+	other := newCode("l1", "hl", t0)
+	other.Method = "link"
+	mustIssue(t, s, other, noLimit)
+	sms := newCode("c2", "h2", t0.Add(time.Second))
+	sms.Channel = "sms"
+	mustIssue(t, s, sms, noLimit)
+
+	if got, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c2" {
+		t.Fatalf("latest after a new send: %+v %v", got, err)
+	}
+	old, err := s.FindCodeByHash(ctx, "otp", "h1")
+	if err != nil || !old.UsedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("the replaced code must be retired at the new send's time: %+v %v", old, err)
+	}
+	if _, err := s.ConsumeCode(ctx, "c1", t0.Add(2*time.Second)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume a replaced code: %v", err)
+	}
+	// Another method's code of the same identifier is untouched.
+	if got, err := s.FindCodeByHash(ctx, "link", "hl"); err != nil || !got.UsedAt.IsZero() {
+		t.Fatalf("link code retired by an OTP send: %+v %v", got, err)
+	}
+}
+
+func testCodesIssueRateLimit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	limit := store.RateLimit{Max: 3, Window: 15 * time.Minute}
+	for i := range 3 {
+		mustIssue(t, s, newCode(fmt.Sprintf("c%d", i), fmt.Sprintf("h%d", i), t0.Add(time.Duration(i)*time.Minute)), limit)
+	}
+	now := t0.Add(5 * time.Minute)
+	err := s.IssueCode(ctx, newCode("c3", "h3", now), limit)
+	var rl *store.RateLimitedError
+	if !errors.As(err, &rl) || rl.RetryAfter != 10*time.Minute {
+		t.Fatalf("4th send: %v, want RateLimitedError retry after 10m (the first send leaves the window)", err)
+	}
+	if _, err := s.FindCodeByHash(ctx, "otp", "h3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused send was stored: %v", err)
+	}
+	if got, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.ID != "c2" {
+		t.Fatalf("a refused send retired the live code: latest %q", got.ID)
+	}
+	// Other channels, identifiers and apps have their own count.
+	sms := newCode("s1", "hs", now)
+	sms.Channel = "sms"
+	mustIssue(t, s, sms, limit)
+	u2 := newCode("u2", "hu", now)
+	u2.Identifier = "user:u2"
+	mustIssue(t, s, u2, limit)
+	app2 := newCode("a2", "ha", now)
+	app2.AppID = "app2"
+	mustIssue(t, s, app2, limit)
+	// The window slides: once the first send is 15 minutes old, one more is allowed.
+	if err := s.IssueCode(ctx, newCode("c4", "h4", t0.Add(15*time.Minute-time.Millisecond)), limit); !errors.As(err, &rl) || rl.RetryAfter != time.Millisecond {
+		t.Fatalf("just inside the window: %v", err)
+	}
+	mustIssue(t, s, newCode("c5", "h5", t0.Add(15*time.Minute)), limit)
+	if err := s.IssueCode(ctx, newCode("c6", "h6", t0.Add(15*time.Minute)), limit); !errors.As(err, &rl) {
+		t.Fatalf("the window is full again: %v", err)
+	}
+}
+
+func testCodesIssuePrunes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustIssue(t, s, newCode("old", "h-old", t0), noLimit)
+	keep := newCode("other", "h-other", t0)
+	keep.Identifier = "user:u2"
+	mustIssue(t, s, keep, noLimit)
+	mustIssue(t, s, newCode("mid", "h-mid", t0.Add(time.Hour)), noLimit)
+	mustIssue(t, s, newCode("new", "h-new", t0.Add(24*time.Hour+time.Millisecond)), store.RateLimit{Max: 5, Window: 15 * time.Minute})
+	if _, err := s.FindCodeByHash(ctx, "otp", "h-old"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a code older than a day was kept: %v", err)
+	}
+	if _, err := s.FindCodeByHash(ctx, "otp", "h-mid"); err != nil {
+		t.Fatalf("a code younger than a day was pruned: %v", err)
+	}
+	if _, err := s.FindCodeByHash(ctx, "otp", "h-other"); err != nil {
+		t.Fatalf("another identifier's code was pruned: %v", err)
+	}
+}
+
+func testCodesConsume(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustIssue(t, s, newCode("c1", "h1", t0), noLimit)
+	if _, err := s.ConsumeCode(ctx, "c1", t0.Add(5*time.Minute)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume at expiry: %v", err)
+	}
+	now := t0.Add(5*time.Minute - time.Millisecond)
+	got, err := s.ConsumeCode(ctx, "c1", now)
+	if err != nil || got.ID != "c1" || !got.UsedAt.Equal(now) || string(got.Payload) != `{"channel":"email"}` {
+		t.Fatalf("first consume: %+v %v", got, err)
+	}
+	if _, err := s.ConsumeCode(ctx, "c1", now); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("second consume: %v", err)
+	}
+	if _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a used code is still the latest: %v", err)
+	}
+	if _, err := s.ConsumeCode(ctx, "missing", now); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume unknown: %v", err)
+	}
+
+	// The attempt limit: a code with max_attempts failures can no longer be used.
+	mustIssue(t, s, newCode("c2", "h2", t0), noLimit)
+	for i := 1; i <= 5; i++ {
+		n, err := s.RecordCodeFailure(ctx, "c2")
+		if err != nil || n != i {
+			t.Fatalf("RecordCodeFailure %d = %d, %v", i, n, err)
+		}
+		if i == 4 {
+			if got, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.Attempts != 4 {
+				t.Fatalf("attempts = %d", got.Attempts)
+			}
+		}
+	}
+	if _, err := s.ConsumeCode(ctx, "c2", t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume after max attempts: %v", err)
+	}
+	if _, err := s.RecordCodeFailure(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RecordCodeFailure unknown: %v", err)
+	}
+	// Four failures leave the code usable.
+	mustIssue(t, s, newCode("c3", "h3", t0), noLimit)
+	for range 4 {
+		s.RecordCodeFailure(ctx, "c3")
+	}
+	if _, err := s.ConsumeCode(ctx, "c3", t0); err != nil {
+		t.Fatalf("consume after 4 failures: %v", err)
+	}
+}
+
+func testCodesConsumeConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for round := range 3 {
+		id := fmt.Sprintf("c%d", round)
+		mustIssue(t, s, newCode(id, "h"+id, t0), noLimit)
+		link := newCode("l"+id, "hl"+id, t0)
+		link.Method = "link"
+		mustIssue(t, s, link, noLimit)
+		for _, consume := range []func() error{
+			func() error { _, err := s.ConsumeCode(ctx, id, t0); return err },
+			func() error { _, err := s.ConsumeCodeByHash(ctx, "link", "hl"+id, t0); return err },
+		} {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			wins, used := 0, 0
+			var other []error
+			for range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := consume()
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						wins++
+					case errors.Is(err, store.ErrUsed):
+						used++
+					default:
+						other = append(other, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins != 1 || used != 19 || len(other) > 0 {
+				t.Fatalf("round %d: %d wins, %d refused, errors %v; want exactly one win", round, wins, used, other)
+			}
+		}
+	}
+}
+
+func testCodesConsumeByHash(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	l := newCode("l1", "hl", t0)
+	l.Method, l.Identifier = "link", "user:u1"
+	l.ExpiresAt = t0.Add(10 * time.Minute)
+	mustIssue(t, s, l, noLimit)
+	if _, err := s.ConsumeCodeByHash(ctx, "otp", "hl", t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume by hash under another method: %v", err)
+	}
+	if _, err := s.ConsumeCodeByHash(ctx, "link", "hl", t0.Add(10*time.Minute)); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume by hash at expiry: %v", err)
+	}
+	now := t0.Add(time.Minute)
+	got, err := s.ConsumeCodeByHash(ctx, "link", "hl", now)
+	if err != nil || got.ID != "l1" || !got.UsedAt.Equal(now) {
+		t.Fatalf("consume by hash: %+v %v", got, err)
+	}
+	if _, err := s.ConsumeCodeByHash(ctx, "link", "hl", now); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("second consume by hash: %v", err)
+	}
+	if _, err := s.ConsumeCodeByHash(ctx, "link", "nope", now); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("consume unknown hash: %v", err)
+	}
+	// Found by hash even once used, with its use time (the service decides what that means).
+	if f, err := s.FindCodeByHash(ctx, "link", "hl"); err != nil || !f.UsedAt.Equal(now) {
+		t.Fatalf("FindCodeByHash after use: %+v %v", f, err)
+	}
+}
+
+func testLockouts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := store.FailurePolicy{Max: 3, Window: 10 * time.Minute, LockFor: 15 * time.Minute}
+	fail := func(at time.Time) store.Lockout {
+		t.Helper()
+		l, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", at, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l, err := s.GetLockout(ctx, "app1", "otp", "user:u1"); err != nil || l != (store.Lockout{}) {
+		t.Fatalf("no failures yet: %+v %v", l, err)
+	}
+	if l := fail(t0); l.Failures != 1 || !l.LockedUntil.IsZero() {
+		t.Fatalf("1st: %+v", l)
+	}
+	if l := fail(t0.Add(time.Minute)); l.Failures != 2 || !l.LockedUntil.IsZero() {
+		t.Fatalf("2nd: %+v", l)
+	}
+	lockAt := t0.Add(2 * time.Minute)
+	if l := fail(lockAt); l.Failures != 3 || !l.LockedUntil.Equal(lockAt.Add(15*time.Minute)) {
+		t.Fatalf("3rd must lock for 15m: %+v", l)
+	}
+	if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l.Failures != 3 || !l.LockedUntil.Equal(lockAt.Add(15*time.Minute)) {
+		t.Fatalf("GetLockout: %+v", l)
+	}
+	// Other methods, identifiers and apps are not locked.
+	for _, k := range [][3]string{{"app1", "link", "user:u1"}, {"app1", "otp", "user:u2"}, {"app2", "otp", "user:u1"}} {
+		if l, _ := s.GetLockout(ctx, k[0], k[1], k[2]); l != (store.Lockout{}) {
+			t.Fatalf("%v: %+v", k, l)
+		}
+	}
+	// Once the lock has expired the count starts again.
+	if l := fail(lockAt.Add(15 * time.Minute)); l.Failures != 1 || !l.LockedUntil.IsZero() {
+		t.Fatalf("after the lock: %+v", l)
+	}
+	if err := s.ClearFailures(ctx, "app1", "otp", "user:u1"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l != (store.Lockout{}) {
+		t.Fatalf("after ClearFailures: %+v", l)
+	}
+	// Failures further apart than the window do not add up.
+	t1 := t0.Add(time.Hour)
+	fail(t1)
+	fail(t1.Add(time.Minute))
+	if l := fail(t1.Add(10 * time.Minute)); l.Failures != 1 || !l.LockedUntil.IsZero() {
+		t.Fatalf("a failure after the window restarts the count: %+v", l)
+	}
+	fail(t1.Add(11 * time.Minute))
+	if l := fail(t1.Add(12 * time.Minute)); l.Failures != 3 || l.LockedUntil.IsZero() {
+		t.Fatalf("three failures within the new window lock: %+v", l)
+	}
+	// A policy of one failure locks at once.
+	if l, err := s.RecordFailure(ctx, "app1", "otp", "user:u9", t0, store.FailurePolicy{Max: 1, Window: time.Minute, LockFor: time.Minute}); err != nil || !l.LockedUntil.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("max 1: %+v %v", l, err)
+	}
+}
+
+func testLockoutsConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := store.FailurePolicy{Max: 100, Window: time.Hour, LockFor: time.Hour}
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", t0, p); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l.Failures != 30 {
+		t.Fatalf("30 concurrent failures counted as %d", l.Failures)
+	}
+}
+
+// sessionUsers seeds the tenant and users u1, u2 (sessions reference users).
+func sessionUsers(t *testing.T, s store.Store) {
+	t.Helper()
+	tn := seedTenant(t, s)
+	for _, id := range []string{"u1", "u2"} {
+		if err := s.CreateUser(context.Background(), newUser(tn, id, id+"@example.com", "", "", t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func newSession(id, userID string, at time.Time) store.Session {
+	return store.Session{ID: id, AppID: "app1", UserID: userID, ClientID: "c1", AMR: []string{"eotp"}, AuthTime: at,
+		CreatedAt: at, ExpiresAt: at.Add(14 * 24 * time.Hour)}
+}
+
+func newRefresh(hash, sessionID string, at time.Time) store.RefreshToken {
+	return store.RefreshToken{Hash: hash, SessionID: sessionID, ClientID: "c1", Payload: []byte(`{"resource":"r1"}`),
+		CreatedAt: at, ExpiresAt: at.Add(14 * 24 * time.Hour)}
+}
+
+func mustSaveLogin(t *testing.T, s store.Store, sess store.Session, isNew bool, rt store.RefreshToken) {
+	t.Helper()
+	if err := s.SaveLogin(context.Background(), sess, isNew, rt); err != nil {
+		t.Fatalf("SaveLogin %s: %v", sess.ID, err)
+	}
+}
+
+func testSessionsSaveLogin(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sessionUsers(t, s)
+	sess := newSession("s1", "u1", t0)
+	mustSaveLogin(t, s, sess, true, newRefresh("r1", "s1", t0))
+	got, err := s.GetSession(ctx, "s1")
+	if err != nil || !reflect.DeepEqual(got, sess) {
+		t.Fatalf("GetSession = %+v, %v\nwant %+v", got, err, sess)
+	}
+	if u, _ := s.GetUser(ctx, "u1"); !u.LastAuth.Equal(t0) {
+		t.Fatalf("last_auth = %v", u.LastAuth)
+	}
+	// Joining: amr, auth time and expiry change; the rest stays.
+	later := t0.Add(time.Minute)
+	joined := sess
+	joined.AMR, joined.AuthTime, joined.ExpiresAt = []string{"eotp", "sms", "mfa"}, later, later.Add(14*24*time.Hour)
+	mustSaveLogin(t, s, joined, false, newRefresh("r2", "s1", later))
+	if got, _ := s.GetSession(ctx, "s1"); !reflect.DeepEqual(got, joined) {
+		t.Fatalf("joined session = %+v\nwant %+v", got, joined)
+	}
+	if u, _ := s.GetUser(ctx, "u1"); !u.LastAuth.Equal(later) {
+		t.Fatalf("last_auth after join = %v", u.LastAuth)
+	}
+	// Both refresh tokens belong to the session.
+	for _, h := range []string{"r1", "r2"} {
+		if _, sess, err := s.RotateRefreshToken(ctx, h, newRefresh(h+"-next", "", later), later); err != nil || sess.ID != "s1" {
+			t.Fatalf("rotate %s: %+v %v", h, sess, err)
+		}
+	}
+	// A join of an unknown or ended session writes nothing.
+	if err := s.SaveLogin(ctx, newSession("ghost", "u1", later), false, newRefresh("r-ghost", "ghost", later)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("join unknown: %v", err)
+	}
+	if err := s.EndSession(ctx, "s1", later); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveLogin(ctx, joined, false, newRefresh("r3", "s1", later)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("join ended: %v", err)
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "r3", newRefresh("r4", "", later), later); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refresh token of a refused join was stored: %v", err)
+	}
+	// A login without a refresh token (rt.Hash empty) stores none.
+	mustSaveLogin(t, s, newSession("s2", "u2", t0), true, store.RefreshToken{})
+	if _, err := s.GetSession(ctx, "s2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSession(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetSession unknown: %v", err)
+	}
+}
+
+func testSessionsEndAndLive(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sessionUsers(t, s)
+	mustSaveLogin(t, s, newSession("s1", "u1", t0), true, store.RefreshToken{})
+	mustSaveLogin(t, s, newSession("s2", "u1", t0), true, store.RefreshToken{})
+	live := func(id string, at time.Time) bool {
+		t.Helper()
+		ok, err := s.SessionLive(ctx, id, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	expiry := t0.Add(14 * 24 * time.Hour)
+	if !live("s1", t0) || !live("s1", expiry.Add(-time.Millisecond)) || live("s1", expiry) || live("ghost", t0) {
+		t.Fatal("SessionLive is wrong about a live, an expired or an unknown session")
+	}
+	end := t0.Add(time.Hour)
+	if err := s.EndSession(ctx, "s1", end); err != nil {
+		t.Fatal(err)
+	}
+	if live("s1", end) || !live("s2", end) {
+		t.Fatal("ending s1 must end s1 only")
+	}
+	if got, _ := s.GetSession(ctx, "s1"); !got.EndedAt.Equal(end) {
+		t.Fatalf("ended_at = %v", got.EndedAt)
+	}
+	for _, tc := range []struct {
+		id string
+		at time.Time
+	}{{"s1", end}, {"ghost", end}, {"s2", expiry}} {
+		if err := s.EndSession(ctx, tc.id, tc.at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("EndSession(%s) of an ended, unknown or expired session: %v", tc.id, err)
+		}
+	}
+}
+
+func testRefreshRotate(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sessionUsers(t, s)
+	mustSaveLogin(t, s, newSession("s1", "u1", t0), true, newRefresh("r0", "s1", t0))
+
+	// Rotation returns the old token and the session, slid to the new token's expiry.
+	t1 := t0.Add(time.Hour)
+	old, sess, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: "r1", ClientID: "c1", CreatedAt: t1, ExpiresAt: t1.Add(14 * 24 * time.Hour)}, t1)
+	if err != nil || old.Hash != "r0" || old.SessionID != "s1" || string(old.Payload) != `{"resource":"r1"}` || !old.UsedAt.Equal(t1) {
+		t.Fatalf("rotate r0: %+v %v", old, err)
+	}
+	if sess.ID != "s1" || sess.UserID != "u1" || !sess.ExpiresAt.Equal(t1.Add(14*24*time.Hour)) {
+		t.Fatalf("session after rotation: %+v", sess)
+	}
+	if got, _ := s.GetSession(ctx, "s1"); !got.ExpiresAt.Equal(t1.Add(14 * 24 * time.Hour)) {
+		t.Fatalf("stored session expiry did not slide: %v", got.ExpiresAt)
+	}
+	// A new token without a payload inherits its predecessor's; an explicit one replaces it.
+	t2 := t1.Add(time.Hour)
+	old, _, err = s.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "r2", ClientID: "c1", Payload: []byte(`{"resource":"r2"}`), CreatedAt: t2, ExpiresAt: t2.Add(time.Hour)}, t2)
+	if err != nil || string(old.Payload) != `{"resource":"r1"}` {
+		t.Fatalf("rotate r1: payload %q, %v", old.Payload, err)
+	}
+	// A token expiring before the session does not shorten it.
+	if got, _ := s.GetSession(ctx, "s1"); !got.ExpiresAt.Equal(t1.Add(14 * 24 * time.Hour)) {
+		t.Fatalf("a short-lived token shortened the session: %v", got.ExpiresAt)
+	}
+	old, _, err = s.RotateRefreshToken(ctx, "r2", store.RefreshToken{Hash: "r3", ClientID: "c1", CreatedAt: t2, ExpiresAt: t2.Add(time.Hour)}, t2)
+	if err != nil || string(old.Payload) != `{"resource":"r2"}` {
+		t.Fatalf("rotate r2: payload %q, %v", old.Payload, err)
+	}
+
+	// Wrong client, unknown and expired tokens are not found, and change nothing.
+	if _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x1", ClientID: "c2", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another client's token: %v", err)
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "nope", store.RefreshToken{Hash: "x2", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x3", ClientID: "c1", ExpiresAt: t2.Add(2 * time.Hour)}, t2.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired token: %v", err)
+	}
+	if ok, _ := s.SessionLive(ctx, "s1", t2); !ok {
+		t.Fatal("a refused token ended the session")
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "r4", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); err != nil {
+		t.Fatalf("r3 after refused attempts: %v", err)
+	}
+
+	// Reuse of a rotated token ends the session; its newest token then fails too.
+	t3 := t2.Add(time.Minute)
+	if _, _, err := s.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "x4", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrReused) {
+		t.Fatalf("reuse: %v", err)
+	}
+	if got, _ := s.GetSession(ctx, "s1"); !got.EndedAt.Equal(t3) {
+		t.Fatalf("reuse must end the session at once: ended_at %v", got.EndedAt)
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "r4", store.RefreshToken{Hash: "x5", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("newest token after reuse: %v", err)
+	}
+	// The refused rotation rolled back: r4 is still unused, so it is not "reused" either.
+	if _, _, err := s.RotateRefreshToken(ctx, "r4", store.RefreshToken{Hash: "x6", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("newest token again: %v", err)
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "x5", store.RefreshToken{Hash: "x7", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the token of a refused rotation was stored: %v", err)
+	}
+}
+
+func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sessionUsers(t, s)
+	mustSaveLogin(t, s, newSession("s1", "u1", t0), true, newRefresh("r0", "s1", t0))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, reused := 0, 0
+	var other []error
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: fmt.Sprintf("n%d", i), ClientID: "c1", ExpiresAt: t0.Add(time.Hour)}, t0)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, store.ErrReused):
+				reused++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || reused != 9 || len(other) > 0 {
+		t.Fatalf("%d wins, %d reused, errors %v; want exactly one win", wins, reused, other)
+	}
+	if ok, _ := s.SessionLive(ctx, "s1", t0); ok {
+		t.Fatal("the losers presented a rotated token: the session must be ended")
+	}
+}
