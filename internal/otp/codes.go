@@ -75,7 +75,7 @@ func (c *Codes) hash(method, identifier, code string) string {
 func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	now := c.clock.Now()
 	s := in.App.Settings
-	if err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now); err != nil {
+	if _, err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now); err != nil {
 		return Issued{}, err
 	}
 	var code string
@@ -118,15 +118,16 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	return out, nil
 }
 
-func (c *Codes) checkLock(ctx context.Context, appID, method, identifier string, now time.Time) error {
+// checkLock refuses a locked identifier and returns its failure state.
+func (c *Codes) checkLock(ctx context.Context, appID, method, identifier string, now time.Time) (store.Lockout, error) {
 	l, err := c.store.GetLockout(ctx, appID, method, identifier)
 	if err != nil {
-		return fmt.Errorf("lockout: %w", err)
+		return l, fmt.Errorf("lockout: %w", err)
 	}
 	if l.LockedUntil.After(now) {
-		return apierr.Locked("One time code invalid due to multiple failed attempts")
+		return l, apierr.Locked("One time code invalid due to multiple failed attempts")
 	}
-	return nil
+	return l, nil
 }
 
 // Check is a code presented for verification.
@@ -143,7 +144,8 @@ type Check struct {
 // failure against the code and the identifier; reaching the limit locks the identifier (403).
 func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
 	now := c.clock.Now()
-	if err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now); err != nil {
+	lock, err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now)
+	if err != nil {
 		return store.Code{}, err
 	}
 	row, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
@@ -173,7 +175,7 @@ func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
 	if err != nil {
 		return store.Code{}, fmt.Errorf("consume code: %w", err)
 	}
-	if l, err := c.store.GetLockout(ctx, in.App.ID, in.Method, in.Identifier); err == nil && l.Failures > 0 {
+	if lock.Failures > 0 {
 		if err := c.store.ClearFailures(ctx, in.App.ID, in.Method, in.Identifier); err != nil {
 			return store.Code{}, fmt.Errorf("clear failures: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -38,7 +39,16 @@ type Signer struct {
 	Ring   *KeyRing
 	Issuer string
 	Clock  clock.Clock
+
+	// verified remembers tokens whose signature already checked out, so a client token reused
+	// for thousands of requests is verified once (an ECDSA verify is the costliest step of a
+	// request). Expiry, issuer and audience are still checked on every use.
+	mu       sync.Mutex
+	verified map[string]Claims
 }
+
+// verifiedCap bounds the verification cache; when full it starts over.
+const verifiedCap = 8192
 
 // Sign signs claims (any JSON object) with the current key.
 func (s *Signer) Sign(claims any) (string, error) {
@@ -66,6 +76,30 @@ const leeway = 30 * time.Second
 // Verify checks a compact JWT's signature against the loaded keys, its issuer and expiry, and
 // that aud contains audience. It never touches the database.
 func (s *Signer) Verify(raw, audience string) (Claims, error) {
+	s.mu.Lock()
+	c, ok := s.verified[raw]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if c, err = s.verifySignature(raw); err != nil {
+			return Claims{}, err
+		}
+		s.mu.Lock()
+		if s.verified == nil || len(s.verified) >= verifiedCap {
+			s.verified = make(map[string]Claims, 256)
+		}
+		s.verified[raw] = c
+		s.mu.Unlock()
+	}
+	std := jwt.Claims{Issuer: c.Issuer, Audience: c.Audience, Expiry: c.Expiry, IssuedAt: c.IssuedAt}
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: s.Issuer, AnyAudience: jwt.Audience{audience}, Time: s.Clock.Now()}, leeway); err != nil {
+		return Claims{}, ErrInvalid
+	}
+	return c, nil
+}
+
+// verifySignature checks a compact JWT's signature against the loaded keys and decodes its claims.
+func (s *Signer) verifySignature(raw string) (Claims, error) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{Alg})
 	if err != nil || len(tok.Headers) != 1 {
 		return Claims{}, ErrInvalid
@@ -75,14 +109,7 @@ func (s *Signer) Verify(raw, audience string) (Claims, error) {
 		return Claims{}, ErrInvalid
 	}
 	var c Claims
-	if err := tok.Claims(pub, &c); err != nil {
-		return Claims{}, ErrInvalid
-	}
-	std := jwt.Claims{Issuer: c.Issuer, Audience: c.Audience, Expiry: c.Expiry, IssuedAt: c.IssuedAt}
-	if c.Expiry == nil {
-		return Claims{}, ErrInvalid
-	}
-	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: s.Issuer, AnyAudience: jwt.Audience{audience}, Time: s.Clock.Now()}, leeway); err != nil {
+	if err := tok.Claims(pub, &c); err != nil || c.Expiry == nil {
 		return Claims{}, ErrInvalid
 	}
 	return c, nil

@@ -42,31 +42,35 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 				return fmt.Errorf("lock identifier: %w", err)
 			}
 		}
-		if limit.Max > 0 {
-			since := now - limit.Window.Milliseconds()
-			var n int
-			var oldest sql.NullInt64
-			err := tx.queryRow(ctx, `SELECT COUNT(*), MIN(created_at) FROM codes
-				WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
-				c.AppID, c.Method, c.Identifier, c.Channel, since).Scan(&n, &oldest)
-			if err != nil {
-				return fmt.Errorf("count sends: %w", err)
-			}
-			if n >= limit.Max {
-				return &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
-			}
+		// One read counts the identifier's codes, and those sent on this channel within the window.
+		since := now - limit.Window.Milliseconds()
+		var total, recent int
+		var oldest sql.NullInt64
+		err := tx.queryRow(ctx, `SELECT COUNT(*),
+				COALESCE(SUM(CASE WHEN channel = ? AND created_at > ? THEN 1 ELSE 0 END), 0),
+				MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END)
+			FROM codes WHERE app_id = ? AND method = ? AND identifier = ?`,
+			c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier).Scan(&total, &recent, &oldest)
+		if err != nil {
+			return fmt.Errorf("count sends: %w", err)
 		}
-		// Forget codes that can count for nothing any more, so the table stays small.
-		horizon := now - max(limit.Window, 24*time.Hour).Milliseconds()
-		if _, err := tx.exec(ctx, `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
-			c.AppID, c.Method, c.Identifier, horizon); err != nil {
-			return fmt.Errorf("prune codes: %w", err)
+		if limit.Max > 0 && recent >= limit.Max {
+			return &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
+		}
+		// Forget codes that can count for nothing any more, so the table stays small; only when
+		// there are enough of them to be worth a write.
+		if total > 2*limit.Max+4 {
+			horizon := now - max(limit.Window, 24*time.Hour).Milliseconds()
+			if _, err := tx.exec(ctx, `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
+				c.AppID, c.Method, c.Identifier, horizon); err != nil {
+				return fmt.Errorf("prune codes: %w", err)
+			}
 		}
 		if _, err := tx.exec(ctx, `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
 			now, c.AppID, c.Method, c.Identifier); err != nil {
 			return fmt.Errorf("retire codes: %w", err)
 		}
-		_, err := tx.exec(ctx, `INSERT INTO codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
+		_, err = tx.exec(ctx, `INSERT INTO codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
 			c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.RequestID, string(c.Payload),
 			c.MaxAttempts, now, ms(c.ExpiresAt))
 		if err != nil {

@@ -141,6 +141,8 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
+	wq.Add("_pragma", "cache_size(-16000)")       // keep the hot index pages of codes, sessions and users in memory
+	wq.Add("_pragma", "wal_autocheckpoint(4000)") // fewer, larger checkpoints: each one fsyncs inside a commit
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)

@@ -131,6 +131,10 @@ func testCodesIssueRateLimit(t *testing.T, s store.Store) {
 func testCodesIssuePrunes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustIssue(t, s, newCode("old", "h-old", t0), noLimit)
+	// Pruning is a write, done only once an identifier has gathered more than 2×limit+4 codes.
+	for i := range 14 {
+		mustIssue(t, s, newCode(fmt.Sprint("filler", i), fmt.Sprint("h-filler", i), t0.Add(time.Duration(i+1)*time.Millisecond)), noLimit)
+	}
 	keep := newCode("other", "h-other", t0)
 	keep.Identifier = "user:u2"
 	mustIssue(t, s, keep, noLimit)
