@@ -147,7 +147,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 		}
 		msg := delivery.RenderEmail(content(req), delivery.EmailData{AppName: a.Name, Link: f.resultURI(issued.Code), ExpiresInMinutes: minutes})
 		msg.To = to
-		if err := otp.Deliver(ctx, f.Sender, f.Metrics, msg); err != nil {
+		if err := f.Codes.Deliver(ctx, issued, f.Sender, msg); err != nil {
 			return StartResponse{}, err
 		}
 		return StartResponse{Message: "Email sent successfully"}, nil
@@ -172,7 +172,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 		msg = delivery.Message{Channel: delivery.ChannelSMS, Text: delivery.RenderSMS(req.CustomMessage, a.Name, issued.Code, minutes), SenderID: req.SenderID}
 	}
 	msg.To = to
-	if err := otp.Deliver(ctx, f.Sender, f.Metrics, msg); err != nil {
+	if err := f.Codes.Deliver(ctx, issued, f.Sender, msg); err != nil {
 		return StartResponse{}, err
 	}
 	msgText := "Email sent successfully"

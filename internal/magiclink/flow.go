@@ -144,7 +144,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 	}
 	msg := delivery.RenderEmail(content, delivery.EmailData{AppName: a.Name, Link: f.Link(issued.Code), ExpiresInMinutes: minutes})
 	msg.To = u.Email
-	if err := otp.Deliver(ctx, f.Sender, f.Metrics, msg); err != nil {
+	if err := f.Codes.Deliver(ctx, issued, f.Sender, msg); err != nil {
 		return SendResponse{}, err
 	}
 	f.Log.Info("magic link sent", "app_id", a.ID, "user_id", u.ID)

@@ -58,6 +58,7 @@ type Issue struct {
 
 // Issued is a new code, shown once to the caller that delivers it.
 type Issued struct {
+	ID        string // the stored code's id, to withdraw it if delivery fails
 	Code      string
 	RequestID string
 	ExpiresAt time.Time
@@ -96,11 +97,11 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 			ttl = time.Duration(s.MagicLinkExpiryMinutes) * time.Minute
 		}
 	}
-	out := Issued{Code: code, ExpiresAt: now.Add(ttl)}
+	out := Issued{ID: secret.NewID(), Code: code, ExpiresAt: now.Add(ttl)}
 	if in.RequestID {
 		out.RequestID = secret.NewID()
 	}
-	row := store.Code{ID: secret.NewID(), AppID: in.App.ID, UserID: in.UserID, Method: in.Method, Channel: in.Channel,
+	row := store.Code{ID: out.ID, AppID: in.App.ID, UserID: in.UserID, Method: in.Method, Channel: in.Channel,
 		Identifier: in.Identifier, CodeHash: c.hash(in.Method, hashIdentifier, code), RequestID: out.RequestID,
 		Payload: in.Payload, MaxAttempts: s.OTPMaxAttempts, CreatedAt: now, ExpiresAt: out.ExpiresAt}
 	if row.Payload == nil {

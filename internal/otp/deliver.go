@@ -10,9 +10,21 @@ import (
 	"github.com/latch-auth/latch/internal/metrics"
 )
 
-// Deliver sends m and maps delivery failures to what the caller sees: no provider for the
-// channel is a 400 external_provider_configuration_error, a provider failure a 502 delivery_failed.
-func Deliver(ctx context.Context, s delivery.Sender, m *metrics.Metrics, msg delivery.Message) error {
+// Deliver sends msg carrying the issued code. When delivery fails the code is withdrawn, so it
+// neither lingers unusable nor counts against the send rate limit, and the failure maps to what
+// the caller sees: no provider for the channel is a 400 external_provider_configuration_error, a
+// provider failure a 502 delivery_failed.
+func (c *Codes) Deliver(ctx context.Context, issued Issued, s delivery.Sender, msg delivery.Message) error {
+	err := deliver(ctx, s, c.metrics, msg)
+	if err != nil {
+		if werr := c.store.DeleteCode(context.WithoutCancel(ctx), issued.ID); werr != nil {
+			c.log.Error("withdraw undelivered code", "err", werr)
+		}
+	}
+	return err
+}
+
+func deliver(ctx context.Context, s delivery.Sender, m *metrics.Metrics, msg delivery.Message) error {
 	err := s.Send(ctx, msg)
 	switch {
 	case err == nil:

@@ -168,12 +168,12 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 	case ChannelEmail:
 		msg := delivery.RenderEmail(content, delivery.EmailData{AppName: a.Name, Code: issued.Code, ExpiresInMinutes: minutes})
 		msg.To = to
-		if err := Deliver(ctx, f.Sender, f.Metrics, msg); err != nil {
+		if err := f.Codes.Deliver(ctx, issued, f.Sender, msg); err != nil {
 			return SendResponse{}, err
 		}
 	case ChannelSMS:
 		body := delivery.RenderSMS(sms.CustomMessage, a.Name, issued.Code, minutes)
-		if err := Deliver(ctx, f.Sender, f.Metrics, delivery.Message{Channel: delivery.ChannelSMS, To: to, Text: body, SenderID: sms.SenderID}); err != nil {
+		if err := f.Codes.Deliver(ctx, issued, f.Sender, delivery.Message{Channel: delivery.ChannelSMS, To: to, Text: body, SenderID: sms.SenderID}); err != nil {
 			return SendResponse{}, err
 		}
 	}

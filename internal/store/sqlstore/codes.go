@@ -80,6 +80,12 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 	})
 }
 
+// DeleteCode removes a code.
+func (db *DB) DeleteCode(ctx context.Context, id string) error {
+	_, err := db.exec(ctx, `DELETE FROM codes WHERE id = ?`, id)
+	return err
+}
+
 // LatestCode returns the newest unused code of an identifier for a method.
 func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) (store.Code, error) {
 	return scanCode(db.queryRow(ctx, `SELECT `+codeColumns+` FROM codes

@@ -1,0 +1,48 @@
+package otp_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/latch-auth/latch/internal/delivery"
+	"github.com/latch-auth/latch/internal/latchtest"
+	"github.com/latch-auth/latch/internal/store/storetest"
+)
+
+// flakySender fails while down is set, and delivers nowhere otherwise.
+type flakySender struct{ down atomic.Bool }
+
+func (f *flakySender) Send(context.Context, delivery.Message) error {
+	if f.down.Load() {
+		return errors.Join(delivery.ErrDeliveryFailed, errors.New("provider down"))
+	}
+	return nil
+}
+
+// TestFailedDeliveryWithdrawsTheCode: a code whose delivery failed is removed, so failures do not
+// use up the send rate limit and no undeliverable code is left behind.
+func TestFailedDeliveryWithdrawsTheCode(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		sender := &flakySender{}
+		a := start(t, e, latchtest.Options{Sender: sender})
+		uid := a.newUser(t, map[string]any{"email": "down@example.com"})
+		sender.down.Store(true)
+		for i := range 6 { // more than the send limit of 5
+			r := a.post(t, pathSend, map[string]any{"channel": "email", "identifier_type": "email", "identifier": "down@example.com"})
+			if r.Status != http.StatusBadGateway || r.String("error_code") != "delivery_failed" {
+				t.Fatalf("send %d while the provider is down: %d %s", i, r.Status, r.Body)
+			}
+		}
+		if _, err := a.Store.LatestCode(context.Background(), a.App.ID, "otp", "user:"+uid); err == nil {
+			t.Fatal("an undelivered code was left in the store")
+		}
+		sender.down.Store(false)
+		r := a.post(t, pathSend, map[string]any{"channel": "email", "identifier_type": "email", "identifier": "down@example.com"})
+		if r.Status != http.StatusOK {
+			t.Fatalf("failed deliveries used up the rate limit: %d %s", r.Status, r.Body)
+		}
+	})
+}
