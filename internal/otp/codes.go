@@ -140,14 +140,17 @@ type Check struct {
 	RequestID  string
 }
 
-// Verify checks a numeric code against the identifier's latest code in constant time and consumes it
-// atomically: of concurrent requests with one code exactly one succeeds. A wrong code counts a
-// failure against the code and the identifier; reaching the limit locks the identifier (403).
-func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
+// Check checks a numeric code against the identifier's latest code in constant time without
+// using it up: the caller consumes it (store.LoginGuard.CodeID) in the transaction that saves the
+// login, so of concurrent requests with one code exactly one succeeds, and a login refused for
+// another reason uses up nothing. A wrong code counts a failure against the code and the
+// identifier; reaching the limit locks the identifier (403). The returned lockout state goes to
+// Succeeded once the login is saved.
+func (c *Codes) Check(ctx context.Context, in Check) (store.Code, store.Lockout, error) {
 	now := c.clock.Now()
 	lock, err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now)
 	if err != nil {
-		return store.Code{}, err
+		return store.Code{}, lock, err
 	}
 	row, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
 	if errors.Is(err, store.ErrNotFound) {
@@ -155,33 +158,54 @@ func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
 		// Counting it would let the losers of a race for one code, or a replay of a used code,
 		// lock out the user who has just logged in.
 		c.metrics.Login(in.Method, "failed")
-		return store.Code{}, apierr.InvalidCredentials("Invalid passcode")
+		return store.Code{}, lock, apierr.InvalidCredentials("Invalid passcode")
 	}
 	if err != nil {
-		return store.Code{}, fmt.Errorf("latest code: %w", err)
+		return store.Code{}, lock, fmt.Errorf("latest code: %w", err)
 	}
 	if !secret.Equal(row.CodeHash, c.hash(in.Method, in.Identifier, in.Code)) {
-		return store.Code{}, c.fail(ctx, in, row.ID, now)
+		return store.Code{}, lock, c.fail(ctx, in, row.ID, now)
 	}
 	if !now.Before(row.ExpiresAt) {
-		return store.Code{}, apierr.New(400, "auth_otp_passcode_expired", "Passcode expired")
+		return store.Code{}, lock, apierr.New(400, "auth_otp_passcode_expired", "Passcode expired")
 	}
 	if row.RequestID != "" && !secret.Equal(row.RequestID, in.RequestID) {
-		return store.Code{}, apierr.Invalid("request_id", "does not match the request that sent the code")
+		return store.Code{}, lock, apierr.Invalid("request_id", "does not match the request that sent the code")
 	}
-	consumed, err := c.store.ConsumeCode(ctx, row.ID, now)
+	return row, lock, nil
+}
+
+// Guard is the login guard that uses up a checked code.
+func (c *Codes) Guard(row store.Code) store.LoginGuard {
+	return store.LoginGuard{CodeID: row.ID, Now: c.clock.Now()}
+}
+
+// Succeeded forgets the identifier's failures after a successful login.
+func (c *Codes) Succeeded(ctx context.Context, in Check, lock store.Lockout) error {
+	if lock.Failures == 0 {
+		return nil
+	}
+	if err := c.store.ClearFailures(ctx, in.App.ID, in.Method, in.Identifier); err != nil {
+		return fmt.Errorf("clear failures: %w", err)
+	}
+	return nil
+}
+
+// Verify is Check followed by using the code up on its own, for flows whose next step is not a
+// login (the hosted validation, which issues an authorization code).
+func (c *Codes) Verify(ctx context.Context, in Check) (store.Code, error) {
+	row, lock, err := c.Check(ctx, in)
+	if err != nil {
+		return store.Code{}, err
+	}
+	consumed, err := c.store.ConsumeCode(ctx, row.ID, c.clock.Now())
 	if errors.Is(err, store.ErrUsed) {
 		return store.Code{}, apierr.InvalidCredentials("Invalid passcode")
 	}
 	if err != nil {
 		return store.Code{}, fmt.Errorf("consume code: %w", err)
 	}
-	if lock.Failures > 0 {
-		if err := c.store.ClearFailures(ctx, in.App.ID, in.Method, in.Identifier); err != nil {
-			return store.Code{}, fmt.Errorf("clear failures: %w", err)
-		}
-	}
-	return consumed, nil
+	return consumed, c.Succeeded(ctx, in, lock)
 }
 
 // fail records a failed attempt against a live code and returns the error the caller sees.

@@ -3,6 +3,7 @@ package otp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -244,15 +245,22 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if err != nil {
 		return session.Tokens{}, err
 	}
-	code, err := f.Codes.Verify(ctx, Check{App: a, Method: MethodOTP, Identifier: UserKey(u.ID), Code: req.Passcode, RequestID: req.RequestID})
+	check := Check{App: a, Method: MethodOTP, Identifier: UserKey(u.ID), Code: req.Passcode, RequestID: req.RequestID}
+	code, lock, err := f.Codes.Check(ctx, check)
 	if err != nil {
 		return session.Tokens{}, err
 	}
 	var p codePayload
 	json.Unmarshal(code.Payload, &p)
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: AMR[p.Channel],
-		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: p.ApprovalData})
+		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: p.ApprovalData, Guard: f.Codes.Guard(code)})
+	if errors.Is(err, store.ErrUsed) { // another request used the code first, or it just expired
+		return session.Tokens{}, apierr.InvalidCredentials("Invalid passcode")
+	}
 	if err != nil {
+		return session.Tokens{}, err
+	}
+	if err := f.Codes.Succeeded(ctx, check, lock); err != nil {
 		return session.Tokens{}, err
 	}
 	f.Metrics.Login("otp_"+p.Channel, "ok")

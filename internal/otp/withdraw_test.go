@@ -46,3 +46,28 @@ func TestFailedDeliveryWithdrawsTheCode(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedLoginKeepsTheCode: the code is used up in the transaction that saves the login, so
+// a login refused after the code checked out (an unknown session to join) leaves it usable.
+func TestRefusedLoginKeepsTheCode(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		a := start(t, e, latchtest.Options{})
+		a.newUser(t, map[string]any{"email": "keep@example.com"})
+		r := a.post(t, pathSend, map[string]any{"channel": "direct", "identifier_type": "email", "identifier": "keep@example.com"})
+		code := r.String("code")
+		if r.Status != http.StatusOK || code == "" {
+			t.Fatalf("send: %d %s", r.Status, r.Body)
+		}
+		auth := map[string]any{"passcode": code, "identifier_type": "email", "identifier": "keep@example.com", "session_id": "no-such-session"}
+		if r := a.post(t, pathAuth, auth); r.Status != http.StatusNotFound || r.String("error_code") != "session_not_found" {
+			t.Fatalf("unknown session: %d %s", r.Status, r.Body)
+		}
+		delete(auth, "session_id")
+		if r := a.post(t, pathAuth, auth); r.Status != http.StatusOK {
+			t.Fatalf("the code was used up by a refused login: %d %s", r.Status, r.Body)
+		}
+		if r := a.post(t, pathAuth, auth); r.Status != http.StatusBadRequest {
+			t.Fatalf("the code worked twice: %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -59,6 +59,10 @@ type Login struct {
 	ApprovalData map[string]any
 	Nonce        string
 	NewUser      bool
+	// Guard is what the login uses up (a code, a TOTP step) in the transaction that saves it, so
+	// that a login refused for any reason uses up nothing. Complete then returns store.ErrUsed or
+	// store.ErrChallengeGone for the caller to map.
+	Guard store.LoginGuard
 }
 
 // Tokens is Mosaic's ApiTokenResponse.
@@ -138,7 +142,10 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce})
 	rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
 		Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
-	if err := s.store.SaveLogin(ctx, sess, isNew, rt); err != nil {
+	if err := s.store.SaveLogin(ctx, sess, isNew, rt, l.Guard); err != nil {
+		if errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrChallengeGone) {
+			return Tokens{}, err
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return Tokens{}, errSessionNotFound()
 		}

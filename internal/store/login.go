@@ -111,11 +111,23 @@ type RefreshToken struct {
 // ErrReused is returned when a rotated refresh token is presented again; its session is ended.
 var ErrReused = errors.New("refresh token reused")
 
+// LoginGuard is what a login uses up, in the transaction that saves it: a one-time code, or a
+// TOTP time step (and, for a signed transaction, its challenge). Each is one conditional UPDATE;
+// if one changes no row (another request won it, or it expired) nothing of the login is written
+// and SaveLogin returns ErrUsed (ErrChallengeGone for the challenge). The zero guard uses nothing.
+type LoginGuard struct {
+	CodeID      string
+	TOTPID      string
+	TOTPStep    int64
+	ChallengeID string
+	Now         time.Time
+}
+
 // Sessions stores sessions and their refresh tokens.
 type Sessions interface {
-	// SaveLogin writes a login in one transaction: the new or updated session, its refresh token
-	// (when rt.Hash is set), and the user's last_auth.
-	SaveLogin(ctx context.Context, s Session, isNew bool, rt RefreshToken) error
+	// SaveLogin writes a login in one transaction: what guard uses up, the new or updated session,
+	// its refresh token (when rt.Hash is set), and the user's last_auth.
+	SaveLogin(ctx context.Context, s Session, isNew bool, rt RefreshToken, guard LoginGuard) error
 	GetSession(ctx context.Context, id string) (Session, error)
 	// EndSession ends a live session at now; ErrNotFound when it is unknown or already ended.
 	EndSession(ctx context.Context, id string, now time.Time) error

@@ -3,6 +3,7 @@ package totp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,20 +95,12 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 			return session.Tokens{}, err
 		}
 	}
-	auth, v, err := s.accept(ctx, auths, req.Token, now, ch.ID)
+	ms, err := s.matches(auths, req.Token, now)
 	if err != nil {
 		return session.Tokens{}, err
 	}
-	switch v {
-	case verdictWrong:
+	if len(ms) == 0 {
 		return session.Tokens{}, s.fail(ctx, a, u.ID, now)
-	case verdictReplayed:
-		return session.Tokens{}, errInvalidCode()
-	case verdictChallengeGone:
-		return session.Tokens{}, errTransactionGone()
-	}
-	if err := s.clearFailures(ctx, a, u.ID, lock); err != nil {
-		return session.Tokens{}, err
 	}
 	var approval map[string]any
 	if transaction {
@@ -115,16 +108,33 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 			return session.Tokens{}, fmt.Errorf("challenge approval data: %w", err)
 		}
 	}
-	tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: Method,
-		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval})
-	if err != nil {
-		return session.Tokens{}, err
+	// The matched step is accepted (and the challenge consumed) in the transaction that saves the
+	// login: one atomic conditional update decides among concurrent requests, on any number of
+	// nodes, and a login refused for another reason uses nothing up.
+	for _, m := range ms {
+		tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: Method,
+			SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval,
+			Guard: store.LoginGuard{TOTPID: m.auth.ID, TOTPStep: m.step, ChallengeID: ch.ID, Now: now}})
+		switch {
+		case errors.Is(err, store.ErrUsed):
+			continue // another authenticator may match the same code (a chance collision)
+		case errors.Is(err, store.ErrChallengeGone):
+			return session.Tokens{}, errTransactionGone()
+		case err != nil:
+			return session.Tokens{}, err
+		}
+		if err := s.clearFailures(ctx, a, u.ID, lock); err != nil {
+			return session.Tokens{}, err
+		}
+		s.metrics.Login(Method, "ok")
+		if transaction {
+			s.log.Info("totp transaction signed", "app_id", a.ID, "user_id", u.ID, "authenticator_id", m.auth.ID)
+		}
+		return tok, nil
 	}
-	s.metrics.Login(Method, "ok")
-	if transaction {
-		s.log.Info("totp transaction signed", "app_id", a.ID, "user_id", u.ID, "authenticator_id", auth.ID)
-	}
-	return tok, nil
+	s.log.Warn("totp replay refused", "app_id", a.ID, "user_id", u.ID, "method", Method, "authenticator_id", ms[0].auth.ID)
+	s.metrics.Login(Method, "replayed")
+	return session.Tokens{}, errInvalidCode()
 }
 
 // activeAuthenticators returns the user's active authenticators in the app, or the 404 when

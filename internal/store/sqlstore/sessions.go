@@ -12,12 +12,15 @@ import (
 )
 
 // SaveLogin writes the session, its refresh token and the user's last_auth in one transaction.
-func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt store.RefreshToken) error {
+func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt store.RefreshToken, guard store.LoginGuard) error {
 	amr, err := json.Marshal(s.AMR)
 	if err != nil {
 		return err
 	}
 	return db.tx(ctx, func(tx *txn) error {
+		if err := useGuard(ctx, tx, guard); err != nil {
+			return err
+		}
 		if isNew {
 			if _, err := tx.exec(ctx, `INSERT INTO sessions (id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, s.ID, s.AppID, s.UserID, s.ClientID, string(amr), ms(s.AuthTime), ms(s.CreatedAt), ms(s.ExpiresAt)); err != nil {
@@ -43,6 +46,39 @@ func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt sto
 		}
 		return nil
 	})
+}
+
+// useGuard runs the guard's conditional UPDATEs; each must change exactly one row.
+func useGuard(ctx context.Context, tx *txn, g store.LoginGuard) error {
+	now := ms(g.Now)
+	one := func(sentinel error, q string, args ...any) error {
+		res, err := tx.exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := rowsAffected(res); err != nil || n != 1 {
+			return errors.Join(sentinel, err)
+		}
+		return nil
+	}
+	if g.CodeID != "" {
+		if err := one(store.ErrUsed, `UPDATE codes SET used_at = ?
+			WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts`, now, g.CodeID, now); err != nil {
+			return err
+		}
+	}
+	if g.ChallengeID != "" {
+		if err := one(store.ErrChallengeGone, `UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`,
+			now, g.ChallengeID, now); err != nil {
+			return err
+		}
+	}
+	if g.TOTPID != "" {
+		if err := one(store.ErrUsed, acceptStep, g.TOTPStep, now, g.TOTPID, g.TOTPStep); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func insertRefresh(ctx context.Context, tx *txn, rt store.RefreshToken) error {

@@ -378,7 +378,7 @@ func newRefresh(hash, sessionID string, at time.Time) store.RefreshToken {
 
 func mustSaveLogin(t *testing.T, s store.Store, sess store.Session, isNew bool, rt store.RefreshToken) {
 	t.Helper()
-	if err := s.SaveLogin(context.Background(), sess, isNew, rt); err != nil {
+	if err := s.SaveLogin(context.Background(), sess, isNew, rt, store.LoginGuard{}); err != nil {
 		t.Fatalf("SaveLogin %s: %v", sess.ID, err)
 	}
 }
@@ -413,13 +413,13 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 		}
 	}
 	// A join of an unknown or ended session writes nothing.
-	if err := s.SaveLogin(ctx, newSession("ghost", "u1", later), false, newRefresh("r-ghost", "ghost", later)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SaveLogin(ctx, newSession("ghost", "u1", later), false, newRefresh("r-ghost", "ghost", later), store.LoginGuard{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("join unknown: %v", err)
 	}
 	if err := s.EndSession(ctx, "s1", later); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SaveLogin(ctx, joined, false, newRefresh("r3", "s1", later)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SaveLogin(ctx, joined, false, newRefresh("r3", "s1", later), store.LoginGuard{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("join ended: %v", err)
 	}
 	if _, _, err := s.RotateRefreshToken(ctx, "r3", newRefresh("r4", "", later), later); !errors.Is(err, store.ErrNotFound) {
