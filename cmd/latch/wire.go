@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -19,27 +18,18 @@ import (
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
-	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/token"
 	"github.com/latch-auth/latch/internal/user"
 )
 
-// outboxStore adapts the store's outbox to the dev outbox sender.
-type outboxStore struct{ s store.Outbox }
-
-func (o outboxStore) AddOutboxMessage(ctx context.Context, m delivery.Message, at time.Time) error {
-	return o.s.AddOutboxMessage(ctx, store.OutboxMessage{ID: secret.NewID(), Channel: m.Channel, To: m.To,
-		Subject: m.Subject, Text: m.Text, HTML: m.HTML, CreatedAt: at})
-}
-
 // providers builds the delivery router: configured providers first, the dev outbox for the rest in
 // dev mode. It returns a description of each channel for the start-up banner (no secrets).
 func providers(cfg *config.Config, s store.Outbox) (delivery.Router, map[string]string, error) {
 	var r delivery.Router
 	desc := map[string]string{"email": "none", "sms": "none"}
-	box := outbox.New(outboxStore{s}, time.Now)
+	box := outbox.New(outbox.Rows{Outbox: s}, time.Now)
 	if cfg.HasEmailProvider() {
 		sc := smtp.Config{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username,
 			Password: cfg.SMTP.Password.Reveal(), From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}

@@ -75,12 +75,6 @@ type Stack struct {
 	Client       *http.Client // does not follow redirects
 }
 
-type outboxStore struct{ s store.Outbox }
-
-func (o outboxStore) AddOutboxMessage(ctx context.Context, m delivery.Message, at time.Time) error {
-	return o.s.AddOutboxMessage(ctx, store.OutboxMessage{ID: secret.NewID(), Channel: m.Channel, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML, CreatedAt: at})
-}
-
 // Start builds and starts a stack on dsn (from storetest.Engine.DSN), closed when the test ends.
 func Start(t testing.TB, dsn string, opts Options) *Stack {
 	t.Helper()
@@ -123,7 +117,7 @@ func Start(t testing.TB, dsn string, opts Options) *Stack {
 	}
 	s.Sender = opts.Sender
 	if s.Sender == nil {
-		box := outbox.New(outboxStore{db}, clk.Now)
+		box := outbox.New(outbox.Rows{Outbox: db}, clk.Now)
 		s.Sender = delivery.Router{Email: box, SMS: box}
 	}
 	s.Metrics = metrics.New()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/latch-auth/latch/internal/delivery"
+	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/store"
 )
 
 // Store persists outbox messages.
@@ -43,4 +45,13 @@ func (s *Sender) Send(ctx context.Context, m delivery.Message) error {
 		return fmt.Errorf("%w: outbox: %w", delivery.ErrDeliveryFailed, err)
 	}
 	return nil
+}
+
+// Rows adapts the database's outbox table (store.Outbox) to Store, giving each message an id.
+type Rows struct{ Outbox store.Outbox }
+
+// AddOutboxMessage stores m as one outbox row.
+func (r Rows) AddOutboxMessage(ctx context.Context, m delivery.Message, at time.Time) error {
+	return r.Outbox.AddOutboxMessage(ctx, store.OutboxMessage{ID: secret.NewID(), Channel: m.Channel, To: m.To,
+		Subject: m.Subject, Text: m.Text, HTML: m.HTML, CreatedAt: at})
 }
