@@ -63,6 +63,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", authNone, h(s.healthz)},
 		{"GET /readyz", authNone, h(s.readyz)},
 		{"GET /metrics", authNone, s.metricsHandler()},
+		{"GET /openapi.yaml", authNone, h(s.openapi)},
 	}
 	routes = append(routes, s.totpRoutes()...)
 	if s.Dev {
