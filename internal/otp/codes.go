@@ -175,9 +175,12 @@ func (c *Codes) Check(ctx context.Context, in Check) (store.Code, store.Lockout,
 	return row, lock, nil
 }
 
-// Guard is the login guard that uses up a checked code.
-func (c *Codes) Guard(row store.Code) store.LoginGuard {
-	return store.LoginGuard{CodeID: row.ID, Now: c.clock.Now()}
+// Guard is the login guard that uses up a checked code, refuses the login if the identifier got
+// locked meanwhile, and otherwise forgets its failures — all in the login's transaction.
+func (c *Codes) Guard(in Check, row store.Code) store.LoginGuard {
+	s := in.App.Settings
+	return store.LoginGuard{CodeID: row.ID, Now: c.clock.Now(), Lockout: &store.LockoutCheck{AppID: in.App.ID, Method: in.Method,
+		Identifier: in.Identifier, Max: s.OTPMaxAttempts, Window: time.Duration(s.LockoutMinutes) * time.Minute}}
 }
 
 // Succeeded forgets the identifier's failures after a successful login.

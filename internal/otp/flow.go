@@ -246,21 +246,20 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 		return session.Tokens{}, err
 	}
 	check := Check{App: a, Method: MethodOTP, Identifier: UserKey(u.ID), Code: req.Passcode, RequestID: req.RequestID}
-	code, lock, err := f.Codes.Check(ctx, check)
+	code, _, err := f.Codes.Check(ctx, check)
 	if err != nil {
 		return session.Tokens{}, err
 	}
 	var p codePayload
 	json.Unmarshal(code.Payload, &p)
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: AMR[p.Channel],
-		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: p.ApprovalData, Guard: f.Codes.Guard(code)})
-	if errors.Is(err, store.ErrUsed) { // another request used the code first, or it just expired
+		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: p.ApprovalData, Guard: f.Codes.Guard(check, code)})
+	switch {
+	case errors.Is(err, store.ErrUsed): // another request used the code first, or it just expired
 		return session.Tokens{}, apierr.InvalidCredentials("Invalid passcode")
-	}
-	if err != nil {
-		return session.Tokens{}, err
-	}
-	if err := f.Codes.Succeeded(ctx, check, lock); err != nil {
+	case errors.Is(err, store.ErrLocked): // wrong guesses racing this one reached the limit first
+		return session.Tokens{}, apierr.Locked("One time code invalid due to multiple failed attempts")
+	case err != nil:
 		return session.Tokens{}, err
 	}
 	f.Metrics.Login("otp_"+p.Channel, "ok")

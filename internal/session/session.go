@@ -60,8 +60,8 @@ type Login struct {
 	Nonce        string
 	NewUser      bool
 	// Guard is what the login uses up (a code, a TOTP step) in the transaction that saves it, so
-	// that a login refused for any reason uses up nothing. Complete then returns store.ErrUsed or
-	// store.ErrChallengeGone for the caller to map.
+	// that a login refused for any reason uses up nothing. Complete then returns store.ErrUsed,
+	// store.ErrChallengeGone or store.ErrLocked for the caller to map.
 	Guard store.LoginGuard
 }
 
@@ -143,7 +143,7 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 	rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
 		Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
 	if err := s.store.SaveLogin(ctx, sess, isNew, rt, l.Guard); err != nil {
-		if errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrChallengeGone) {
+		if errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrChallengeGone) || errors.Is(err, store.ErrLocked) {
 			return Tokens{}, err
 		}
 		if errors.Is(err, store.ErrNotFound) {

@@ -120,8 +120,23 @@ type LoginGuard struct {
 	TOTPID      string
 	TOTPStep    int64
 	ChallengeID string
-	Now         time.Time
+	// Lockout, when set, refuses the login (ErrLocked) if the identifier is locked or has reached
+	// Max failures within Window by the time the login commits — so a right guess racing many
+	// wrong ones wins only if it commits before the limit, as if they had come one by one — and
+	// otherwise forgets the identifier's failures in the same transaction.
+	Lockout *LockoutCheck
+	Now     time.Time
 }
+
+// LockoutCheck names an identifier's lockout row and the policy to hold it to.
+type LockoutCheck struct {
+	AppID, Method, Identifier string
+	Max                       int
+	Window                    time.Duration
+}
+
+// ErrLocked is returned by SaveLogin when the guard's identifier is locked.
+var ErrLocked = errors.New("locked")
 
 // Sessions stores sessions and their refresh tokens.
 type Sessions interface {

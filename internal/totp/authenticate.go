@@ -81,7 +81,7 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 		return session.Tokens{}, errUserNotActive()
 	}
 	now := s.clock.Now()
-	lock, err := s.checkLock(ctx, a, u.ID, now)
+	_, err = s.checkLock(ctx, a, u.ID, now)
 	if err != nil {
 		return session.Tokens{}, err
 	}
@@ -111,19 +111,21 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 	// The matched step is accepted (and the challenge consumed) in the transaction that saves the
 	// login: one atomic conditional update decides among concurrent requests, on any number of
 	// nodes, and a login refused for another reason uses nothing up.
+	window := time.Duration(a.Settings.LockoutMinutes) * time.Minute
+	lockout := &store.LockoutCheck{AppID: a.ID, Method: Method, Identifier: lockKey(u.ID), Max: a.Settings.OTPMaxAttempts, Window: window}
 	for _, m := range ms {
 		tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: Method,
 			SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval,
-			Guard: store.LoginGuard{TOTPID: m.auth.ID, TOTPStep: m.step, ChallengeID: ch.ID, Now: now}})
+			Guard: store.LoginGuard{TOTPID: m.auth.ID, TOTPStep: m.step, ChallengeID: ch.ID, Lockout: lockout, Now: now}})
 		switch {
 		case errors.Is(err, store.ErrUsed):
 			continue // another authenticator may match the same code (a chance collision)
 		case errors.Is(err, store.ErrChallengeGone):
 			return session.Tokens{}, errTransactionGone()
+		case errors.Is(err, store.ErrLocked): // wrong guesses racing this one reached the limit first
+			s.metrics.Login(Method, "locked")
+			return session.Tokens{}, errLocked()
 		case err != nil:
-			return session.Tokens{}, err
-		}
-		if err := s.clearFailures(ctx, a, u.ID, lock); err != nil {
 			return session.Tokens{}, err
 		}
 		s.metrics.Login(Method, "ok")

@@ -223,18 +223,6 @@ func (s *Service) fail(ctx context.Context, a app.App, userID string, now time.T
 	return errInvalidCode()
 }
 
-// clearFailures forgets the user's failures after a success (only when there are some, so the
-// common path does not write).
-func (s *Service) clearFailures(ctx context.Context, a app.App, userID string, l store.Lockout) error {
-	if l.Failures == 0 {
-		return nil
-	}
-	if err := s.store.ClearFailures(ctx, a.ID, Method, lockKey(userID)); err != nil {
-		return fmt.Errorf("clear failures: %w", err)
-	}
-	return nil
-}
-
 // notFoundAs maps store.ErrNotFound to the API error e.
 func notFoundAs(err error, e *apierr.Error) error {
 	if errors.Is(err, store.ErrNotFound) {

@@ -289,3 +289,39 @@ func BenchmarkTOTPAuthenticateParallel(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
 }
+
+// TestTOTPRightCodeLosesToRacingWrongOnes: failures recorded by wrong guesses that raced a right
+// one (they reached the limit after it passed the lock check, before it committed) refuse the
+// login when it commits, so a burst of concurrent guesses gets no more tries than guesses made
+// one by one; a right code with fewer failures logs in and clears them.
+func TestTOTPRightCodeLosesToRacingWrongOnes(t *testing.T) {
+	s := newStack(t, app.Settings{}, nil, nil)
+	u, reg := s.enrol(t, "race@example.com")
+	p := totp.DefaultParams()
+	ctx := context.Background()
+	// Failures recorded under a policy that never locks stand for racing wrong guesses: the
+	// lock check before the code is verified lets the right one through.
+	record := func(n int) {
+		for range n {
+			if _, err := s.store.RecordFailure(ctx, s.app.ID, totp.Method, "user:"+u.ID, s.clock.Now(),
+				store.FailurePolicy{Max: 1000, Window: 15 * time.Minute, LockFor: 15 * time.Minute}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	record(s.app.Settings.OTPMaxAttempts)
+	if err := s.login("race@example.com", codeNow(t, reg, p, s.clock.Now())); apiCode(err) != "auth_locked" {
+		t.Fatalf("right code after %d racing failures: %v, want auth_locked", s.app.Settings.OTPMaxAttempts, err)
+	}
+	// The refused login used nothing up: once the failures are gone the same step logs in.
+	if err := s.store.ClearFailures(ctx, s.app.ID, totp.Method, "user:"+u.ID); err != nil {
+		t.Fatal(err)
+	}
+	record(s.app.Settings.OTPMaxAttempts - 1)
+	if err := s.login("race@example.com", codeNow(t, reg, p, s.clock.Now())); err != nil {
+		t.Fatalf("right code under the limit: %v", err)
+	}
+	if l, err := s.store.GetLockout(ctx, s.app.ID, totp.Method, "user:"+u.ID); err != nil || l.Failures != 0 {
+		t.Fatalf("a success did not clear the failures: %+v %v", l, err)
+	}
+}

@@ -78,6 +78,26 @@ func useGuard(ctx context.Context, tx *txn, g store.LoginGuard) error {
 			return err
 		}
 	}
+	if l := g.Lockout; l != nil {
+		var failures int
+		var windowStart, lockedUntil int64
+		err := tx.queryRow(ctx, `SELECT failures, window_start, locked_until FROM lockouts
+			WHERE app_id = ? AND method = ? AND identifier = ?`+tx.d.forUpdate, l.AppID, l.Method, l.Identifier).
+			Scan(&failures, &windowStart, &lockedUntil)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("lockout: %w", err)
+		}
+		if lockedUntil > now || (windowStart > now-l.Window.Milliseconds() && failures >= l.Max) {
+			return store.ErrLocked
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`,
+			l.AppID, l.Method, l.Identifier); err != nil {
+			return fmt.Errorf("clear failures: %w", err)
+		}
+	}
 	return nil
 }
 
