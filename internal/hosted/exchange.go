@@ -40,7 +40,7 @@ func (f *Flow) Redirect(ctx context.Context, a func(ctx context.Context, id stri
 	if err != nil {
 		return "", false, err
 	}
-	tok, _, err := f.complete(ctx, application, g.ClientID, code)
+	tok, _, err := f.complete(ctx, application, g.ClientID, row, g)
 	if errors.As(err, new(*apierr.Error)) {
 		return "", false, nil
 	}
@@ -71,28 +71,22 @@ func (f *Flow) Exchange(ctx context.Context, a app.App, clientID, code, redirect
 		f.Log.Warn("authorization code refused: wrong client or redirect_uri", "client_id", clientID)
 		return session.Tokens{}, false, errInvalidCode()
 	}
-	return f.complete(ctx, a, clientID, code)
+	return f.complete(ctx, a, clientID, row, g)
 }
 
-// complete consumes the code once, creates the user if the flow allows it, and logs them in.
-func (f *Flow) complete(ctx context.Context, a app.App, clientID, code string) (session.Tokens, bool, error) {
-	row, err := f.Codes.ConsumeByHash(ctx, MethodAuthCode, code)
-	if errors.Is(err, store.ErrNotFound) {
-		return session.Tokens{}, false, errInvalidCode()
-	}
-	if err != nil {
-		return session.Tokens{}, false, err
-	}
-	var g grant
-	if err := json.Unmarshal(row.Payload, &g); err != nil {
-		return session.Tokens{}, false, fmt.Errorf("hosted payload: %w", err)
-	}
+// complete creates the user if the flow allows it and logs them in, using the code up in the
+// transaction that saves the login: of concurrent exchanges exactly one wins, and a login refused
+// for another reason (a disabled user) leaves the code usable.
+func (f *Flow) complete(ctx context.Context, a app.App, clientID string, row store.Code, g grant) (session.Tokens, bool, error) {
 	u, created, err := f.user(ctx, g)
 	if err != nil {
 		return session.Tokens{}, false, err
 	}
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: g.AMR, Resource: g.Resource,
-		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created})
+		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Guard: f.Codes.GuardHighEntropy(row)})
+	if errors.Is(err, store.ErrUsed) {
+		return session.Tokens{}, false, errInvalidCode()
+	}
 	if err != nil {
 		return session.Tokens{}, false, err
 	}

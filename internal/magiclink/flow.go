@@ -224,20 +224,18 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if found.RequestID != "" && !secret.Equal(found.RequestID, req.RequestID) {
 		return session.Tokens{}, apierr.Invalid("request_id", "does not match the request that sent the link")
 	}
-	row, err := f.Codes.ConsumeByHash(ctx, otp.MethodLink, req.Code)
-	if errors.Is(err, store.ErrNotFound) {
-		f.Metrics.Login("magiclink", "failed")
-		return session.Tokens{}, invalid
-	}
-	if err != nil {
-		return session.Tokens{}, err
-	}
-	u, err := f.Users.Get(ctx, row.UserID)
+	u, err := f.Users.Get(ctx, found.UserID)
 	if err != nil {
 		return session.Tokens{}, mosaicError(400, "User not found")
 	}
+	// The link code is used up in the transaction that saves the login, so a login refused for
+	// any other reason (an unknown session, a bad resource) leaves the link usable.
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: "eml",
-		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims})
+		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, Guard: f.Codes.GuardHighEntropy(found)})
+	if errors.Is(err, store.ErrUsed) {
+		f.Metrics.Login("magiclink", "failed")
+		return session.Tokens{}, invalid
+	}
 	var ae *apierr.Error
 	if errors.As(err, &ae) && ae.Code == "session_not_found" {
 		return session.Tokens{}, mosaicError(400, "Session not found") // the reference's answer here

@@ -183,6 +183,12 @@ func (c *Codes) Guard(in Check, row store.Code) store.LoginGuard {
 		Identifier: in.Identifier, Max: s.OTPMaxAttempts, Window: time.Duration(s.LockoutMinutes) * time.Minute}}
 }
 
+// GuardHighEntropy is the login guard that uses up a high-entropy code found with Find (a magic
+// link or an authorization code); such codes cannot be guessed, so no lockout applies.
+func (c *Codes) GuardHighEntropy(row store.Code) store.LoginGuard {
+	return store.LoginGuard{CodeID: row.ID, Now: c.clock.Now()}
+}
+
 // Succeeded forgets the identifier's failures after a successful login.
 func (c *Codes) Succeeded(ctx context.Context, in Check, lock store.Lockout) error {
 	if lock.Failures == 0 {

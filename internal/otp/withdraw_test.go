@@ -71,3 +71,28 @@ func TestRefusedLoginKeepsTheCode(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedLinkLoginKeepsTheLink: a magic-link login refused after the code checked out (a
+// resource the app does not have) leaves the link usable, and it still works only once.
+func TestRefusedLinkLoginKeepsTheLink(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		a := start(t, e, latchtest.Options{})
+		a.newUser(t, map[string]any{"email": "link@example.com"})
+		r := a.post(t, pathLinkSend, map[string]any{"identifier_type": "email", "identifier": "link@example.com",
+			"redirect_uri": a.URL + "/demo/callback", "channel": "direct"})
+		code := r.String("code")
+		if r.Status != http.StatusOK || code == "" {
+			t.Fatalf("send: %d %s", r.Status, r.Body)
+		}
+		const pathLinkAuth = "/cis/v1/auth/link/email/authenticate"
+		if r := a.post(t, pathLinkAuth, map[string]any{"code": code, "resource": "https://not-a-resource.example"}); r.Status != http.StatusBadRequest {
+			t.Fatalf("bad resource: %d %s", r.Status, r.Body)
+		}
+		if r := a.post(t, pathLinkAuth, map[string]any{"code": code}); r.Status != http.StatusOK {
+			t.Fatalf("the link was used up by a refused login: %d %s", r.Status, r.Body)
+		}
+		if r := a.post(t, pathLinkAuth, map[string]any{"code": code}); r.Status != http.StatusBadRequest {
+			t.Fatalf("the link worked twice: %d %s", r.Status, r.Body)
+		}
+	})
+}
