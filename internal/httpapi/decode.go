@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"unicode/utf8"
 
 	"github.com/latch-auth/latch/internal/apierr"
 )
@@ -41,6 +42,9 @@ func decode(r *http.Request, dst any) error {
 	}
 	if body[0] != '{' {
 		return apierr.Invalid("body", "must be a JSON object")
+	}
+	if !utf8.Valid(body) || bytes.Contains(body, []byte(`\u0000`)) {
+		return apierr.Invalid("body", "must be valid UTF-8 without NUL characters")
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		return decodeError(err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/latch-auth/latch/internal/apierr"
@@ -28,10 +29,15 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), loggerKey{}, s.Log.With("request_id", id))
+		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		if field, ok := storableURL(r); !ok {
+			writeError(w, r, apierr.Invalid(field, "must be valid UTF-8 without NUL characters"))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -178,3 +184,25 @@ func kindMatches(kind authKind, c token.Claims) bool {
 	}
 	return false
 }
+
+// storableURL checks that the path and query values are valid UTF-8 without NUL characters —
+// text every database can store — and names the offending part when they are not.
+func storableURL(r *http.Request) (string, bool) {
+	if !storable(r.URL.Path) {
+		return "path", false
+	}
+	for k, vs := range r.URL.Query() {
+		if !storable(k) {
+			return "query", false
+		}
+		for _, v := range vs {
+			if !storable(v) {
+				return k, false
+			}
+		}
+	}
+	return "", true
+}
+
+// storable reports whether s is valid UTF-8 without NUL characters.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }

@@ -52,6 +52,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form, err := url.ParseQuery(string(body))
+	if err == nil {
+		for k, vs := range form {
+			for _, v := range vs {
+				if !storable(k) || !storable(v) {
+					writeOAuthError(w, http.StatusBadRequest, "invalid_request", k+": must be valid UTF-8 without NUL characters")
+					return
+				}
+			}
+		}
+	}
 	if err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "body: malformed form encoding")
 		return
@@ -66,7 +76,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	c, a, err := s.Apps.Authenticate(r.Context(), clientID, clientSecret)
 	if errors.Is(err, app.ErrBadClient) {
-		logger(r).Info("client authentication failed", "client_id", clientID)
+		logger(r).Info("client authentication failed", "client_id", truncate(clientID, 64))
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client credentials")
 		return
 	}
@@ -135,4 +145,12 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(grants)
 	writeJSON(w, http.StatusOK, token.Discovery(strings.TrimSuffix(s.Issuer, "/"), grants, idTokenClaims))
+}
+
+// truncate bounds a caller-supplied value before it is logged.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
