@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/token"
