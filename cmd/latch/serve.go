@@ -98,9 +98,12 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	mode := "dev (dev outbox on; use --prod in production)"
-	if cfg.Prod {
+	mode := "dev (dev outbox and demo on; use --prod in production)"
+	switch {
+	case cfg.Prod:
 		mode = "production"
+	case !cfg.Dev():
+		mode = "providers configured (no dev outbox or demo; --prod also enforces a key and a provider)"
 	}
 	fmt.Fprintf(out, "Latch %s listening on http://%s\n", version, addr)
 	fmt.Fprintf(out, "  issuer:    %s\n", issuer)

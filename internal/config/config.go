@@ -88,10 +88,56 @@ func (f secretFlag) String() string {
 func (f secretFlag) Set(s string) error { *f.v = secret.Value(s); return nil }
 func (f secretFlag) Type() string       { return "string" }
 
+// shownFlag is a string flag that shows its value (as default in --help) through show, so a
+// value taken from the environment — a database URL with a password, a webhook URL with a token
+// in it — is never printed whole.
+type shownFlag struct {
+	v    *string
+	show func(string) string
+}
+
+func (f shownFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return f.show(*f.v)
+}
+func (f shownFlag) Set(s string) error { *f.v = s; return nil }
+func (f shownFlag) Type() string       { return "string" }
+
+// RedactDatabase shows a database setting without its password (in the userinfo or the query).
+func RedactDatabase(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return dsn
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.EqualFold(k, "password") {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
+}
+
+// redactURL shows only a URL's scheme and host.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		if raw == "" {
+			return ""
+		}
+		return "[redacted]"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
 // BindStorage registers the flags every command that opens the database needs.
 func (c *Config) BindStorage(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", env("LATCH_DATA_DIR", "./latch-data"), "data directory: SQLite database and dev-mode key file (LATCH_DATA_DIR)")
-	fs.StringVar(&c.Database, "database", env("LATCH_DATABASE", "sqlite"), "database: sqlite, or a postgres:// URL (LATCH_DATABASE)")
+	c.Database = env("LATCH_DATABASE", "sqlite")
+	fs.Var(shownFlag{&c.Database, RedactDatabase}, "database", "database: sqlite, or a postgres:// URL (LATCH_DATABASE)")
 	c.EncryptionKey = secret.Value(os.Getenv("LATCH_ENCRYPTION_KEY"))
 	fs.Var(secretFlag{&c.EncryptionKey}, "encryption-key", "32-byte key for secrets at rest, hex or base64 (LATCH_ENCRYPTION_KEY); dev mode generates one in the data dir")
 	fs.BoolVar(&c.Prod, "prod", envBool("LATCH_PROD"), "production mode: no dev outbox or demo, encryption key and a delivery provider required (LATCH_PROD=1)")
@@ -120,13 +166,15 @@ func (c *Config) BindServe(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Twilio.From, "twilio-from", env("LATCH_TWILIO_FROM", ""), "Twilio sender number (LATCH_TWILIO_FROM)")
 	fs.StringVar(&c.Twilio.MessagingServiceSID, "twilio-messaging-service-sid", env("LATCH_TWILIO_MESSAGING_SERVICE_SID", ""), "Twilio messaging service (LATCH_TWILIO_MESSAGING_SERVICE_SID)")
 
-	fs.StringVar(&c.Webhook.URL, "sms-webhook-url", env("LATCH_SMS_WEBHOOK_URL", ""), "HTTPS webhook that receives {to, message} for SMS (LATCH_SMS_WEBHOOK_URL)")
+	c.Webhook.URL = env("LATCH_SMS_WEBHOOK_URL", "")
+	fs.Var(shownFlag{&c.Webhook.URL, redactURL}, "sms-webhook-url", "HTTPS webhook that receives {to, message} for SMS (LATCH_SMS_WEBHOOK_URL)")
 	c.Webhook.Secret = secret.Value(os.Getenv("LATCH_SMS_WEBHOOK_SECRET"))
 	fs.Var(secretFlag{&c.Webhook.Secret}, "sms-webhook-secret", "HMAC key signing webhook calls (LATCH_SMS_WEBHOOK_SECRET)")
 }
 
-// Dev reports whether the dev outbox and demo are served.
-func (c *Config) Dev() bool { return !c.Prod }
+// Dev reports whether the dev outbox and demo are served: by default, while no SMTP or SMS
+// provider is configured and --prod is not set (product.md).
+func (c *Config) Dev() bool { return !c.Prod && !c.HasEmailProvider() && !c.HasSMSProvider() }
 
 // HasEmailProvider reports whether SMTP is configured.
 func (c *Config) HasEmailProvider() bool { return c.SMTP.Host != "" }
@@ -150,10 +198,7 @@ func (c *Config) IsPostgres() bool {
 // DatabaseString describes the database without its password.
 func (c *Config) DatabaseString() string {
 	if c.IsPostgres() {
-		if u, err := url.Parse(c.Database); err == nil {
-			return "postgres " + u.Redacted()
-		}
-		return "postgres"
+		return "postgres " + RedactDatabase(c.Database)
 	}
 	return "sqlite " + c.DSN()
 }
