@@ -96,3 +96,32 @@ func TestRefusedLinkLoginKeepsTheLink(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshRefusedForDisabledUserKeepsTheToken: a disabled user's refresh is refused (403)
+// before the token rotates, so once re-enabled the same refresh token still works and the
+// session is not taken for a reuse.
+func TestRefreshRefusedForDisabledUserKeepsTheToken(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		a := start(t, e, latchtest.Options{})
+		uid := a.newUser(t, map[string]any{"email": "pause@example.com"})
+		code := a.post(t, pathSend, map[string]any{"channel": "direct", "identifier_type": "email", "identifier": "pause@example.com"}).String("code")
+		login := a.post(t, pathAuth, map[string]any{"passcode": code, "identifier_type": "email", "identifier": "pause@example.com"})
+		rt := login.String("refresh_token")
+		if login.Status != http.StatusOK || rt == "" {
+			t.Fatalf("login: %d %s", login.Status, login.Body)
+		}
+		setStatus := func(status string) {
+			if r := a.Do(t, http.MethodPut, "/cis/v1/users/"+uid, a.token, map[string]any{"status": status}); r.Status != http.StatusOK {
+				t.Fatalf("set %s: %d %s", status, r.Status, r.Body)
+			}
+		}
+		setStatus("Disabled")
+		if r := a.post(t, pathRefresh, map[string]any{"refresh_token": rt}); r.Status != http.StatusForbidden || r.String("error_code") != "user_not_active" {
+			t.Fatalf("disabled user's refresh: %d %s", r.Status, r.Body)
+		}
+		setStatus("Active")
+		if r := a.post(t, pathRefresh, map[string]any{"refresh_token": rt}); r.Status != http.StatusOK {
+			t.Fatalf("the refused refresh rotated the token: %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
-	"github.com/latch-auth/latch/internal/user"
 )
 
 // errInvalidRefresh is the answer for an unknown, expired, revoked or reused refresh token.
@@ -36,6 +35,8 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 		return Tokens{}, errInvalidRefresh()
 	case errors.Is(err, store.ErrNotFound):
 		return Tokens{}, errInvalidRefresh()
+	case errors.Is(err, store.ErrUserNotActive): // refused before rotating: the token stays valid
+		return Tokens{}, apierr.New(403, "user_not_active", "User is not active")
 	case err != nil:
 		return Tokens{}, fmt.Errorf("rotate refresh token: %w", err)
 	}
@@ -47,9 +48,6 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 	}
 	if sess.AppID != a.ID {
 		return Tokens{}, errInvalidRefresh()
-	}
-	if u.Status != user.StatusActive { // a disabled user keeps no way in, as in Complete
-		return Tokens{}, apierr.New(403, "user_not_active", "User is not active")
 	}
 	tok, err := s.mint(Login{App: a, ClientID: clientID, User: u, Resource: p.Resource, Claims: p.Claims}, sess) // no nonce: OIDC says a refreshed ID token SHOULD NOT repeat it
 	if err != nil {

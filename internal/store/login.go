@@ -108,6 +108,12 @@ type RefreshToken struct {
 	UsedAt    time.Time
 }
 
+// UserActive is the status of a user who may log in.
+const UserActive = "Active"
+
+// ErrUserNotActive is returned by RotateRefreshToken when the session's user may not log in.
+var ErrUserNotActive = errors.New("user not active")
+
 // ErrReused is returned when a rotated refresh token is presented again; its session is ended.
 var ErrReused = errors.New("refresh token reused")
 

@@ -203,6 +203,13 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store
 		if err != nil {
 			return err // ErrNotFound: the session ended; the rollback keeps the token as it was
 		}
+		var status string
+		if err := tx.queryRow(ctx, `SELECT status FROM users WHERE id = ?`, sess.UserID).Scan(&status); err != nil {
+			return fmt.Errorf("session user: %w", err)
+		}
+		if status != store.UserActive {
+			return store.ErrUserNotActive // the rollback keeps the token as it was
+		}
 		if next.ExpiresAt.After(sess.ExpiresAt) { // sliding: the session lives as long as its newest refresh token
 			sess.ExpiresAt = next.ExpiresAt
 		}
