@@ -259,6 +259,12 @@ func (f *Flow) validateStart(ctx context.Context, a app.App, clientID, kind stri
 	if len(req.SenderID) > 11 {
 		return g, apierr.Invalid("sender_id", "must be at most 11 characters")
 	}
+	if _, err := otp.Minutes("email_expiration", req.EmailExpiresIn, 24*60); err != nil {
+		return g, err
+	}
+	if _, err := otp.Minutes("expires_in", req.ExpiresIn, 60); err != nil {
+		return g, err
+	}
 	u, err := f.Users.Find(ctx, typ, identifier)
 	var ae *apierr.Error
 	switch {

@@ -90,6 +90,9 @@ func (s *Service) Authenticate(ctx context.Context, a app.App, clientID, session
 	if sessionID == "" {
 		return Tokens{}, apierr.Invalid("session_id", "is required")
 	}
+	if err := ValidateClaims(claims); err != nil {
+		return Tokens{}, err
+	}
 	sess, err := s.store.GetSession(ctx, sessionID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (!live(sess, s.clock.Now()) || sess.AppID != a.ID)) {
 		return Tokens{}, errSessionNotFound()
