@@ -125,3 +125,27 @@ func TestRefreshRefusedForDisabledUserKeepsTheToken(t *testing.T) {
 		}
 	})
 }
+
+// TestFailedSendKeepsTheDeliveredCode: a send that fails does not cancel the code the user
+// already received.
+func TestFailedSendKeepsTheDeliveredCode(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		sender := &flakySender{}
+		a := start(t, e, latchtest.Options{Sender: sender})
+		a.newUser(t, map[string]any{"email": "first@example.com"})
+		// The code the user holds (a direct send follows the same code rules as an email one).
+		first := a.post(t, pathSend, map[string]any{"channel": "direct", "identifier_type": "email", "identifier": "first@example.com"})
+		code := first.String("code")
+		if first.Status != http.StatusOK || code == "" {
+			t.Fatalf("first send: %d %s", first.Status, first.Body)
+		}
+		sender.down.Store(true)
+		if r := a.post(t, pathSend, map[string]any{"channel": "email", "identifier_type": "email", "identifier": "first@example.com"}); r.Status != http.StatusBadGateway {
+			t.Fatalf("failing send: %d %s", r.Status, r.Body)
+		}
+		r := a.post(t, pathAuth, map[string]any{"passcode": code, "identifier_type": "email", "identifier": "first@example.com"})
+		if r.Status != http.StatusOK {
+			t.Fatalf("the failed send cancelled the code already sent: %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -61,7 +61,8 @@ type Codes interface {
 	// and retiring every unused code of (app, method, identifier), all in one transaction that
 	// holds across nodes. It returns *RateLimitedError when the limit is reached.
 	IssueCode(ctx context.Context, c Code, limit RateLimit) error
-	// DeleteCode removes a code (one whose delivery failed).
+	// DeleteCode removes a code whose delivery failed, and makes usable again the codes that
+	// issuing it retired.
 	DeleteCode(ctx context.Context, id string) error
 	// LatestCode returns the newest code of (app, method, identifier) that is not used.
 	LatestCode(ctx context.Context, appID, method, identifier string) (Code, error)

@@ -27,6 +27,9 @@ func scanCode(s scanner) (store.Code, error) {
 	}
 	c.UserID = userID.String
 	c.Payload = []byte(payload)
+	if used < 0 { // retired by a newer send (see IssueCode): UsedAt is when
+		used = -used
+	}
 	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMS(created), fromMS(expires), fromMS(used)
 	return c, nil
 }
@@ -66,8 +69,10 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 				return fmt.Errorf("prune codes: %w", err)
 			}
 		}
+		// Retired codes get used_at = -(the new code's created_at), unlike used ones (a positive
+		// time), so withdrawing an undelivered code can give them back.
 		if _, err := tx.exec(ctx, `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
-			now, c.AppID, c.Method, c.Identifier); err != nil {
+			-now, c.AppID, c.Method, c.Identifier); err != nil {
 			return fmt.Errorf("retire codes: %w", err)
 		}
 		_, err = tx.exec(ctx, `INSERT INTO codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
@@ -80,10 +85,27 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 	})
 }
 
-// DeleteCode removes a code.
+// DeleteCode removes a code whose delivery failed and gives back the codes its issue retired,
+// in one transaction.
 func (db *DB) DeleteCode(ctx context.Context, id string) error {
-	_, err := db.exec(ctx, `DELETE FROM codes WHERE id = ?`, id)
-	return err
+	return db.tx(ctx, func(tx *txn) error {
+		var appID, method, identifier string
+		var created int64
+		err := tx.queryRow(ctx, `SELECT app_id, method, identifier, created_at FROM codes WHERE id = ?`, id).
+			Scan(&appID, &method, &identifier, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM codes WHERE id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, `UPDATE codes SET used_at = 0 WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = ?`,
+			appID, method, identifier, -created)
+		return err
+	})
 }
 
 // LatestCode returns the newest unused code of an identifier for a method.
