@@ -134,8 +134,8 @@ var linkRE = regexp.MustCompile(`https?://\S+` + regexp.QuoteMeta(magiclink.Redi
 func TestMagicLinkBySMTP(t *testing.T) {
 	for _, e := range storetest.Engines() {
 		t.Run(e.Name, func(t *testing.T) {
-			mb := startMailbox(t)
-			sender, err := smtp.New(smtp.Config{Host: mb.host, Port: mb.port, From: "login@latch.test", TLS: smtp.TLSNone})
+			mb := latchtest.StartMailbox(t)
+			sender, err := smtp.New(smtp.Config{Host: mb.Host, Port: mb.Port, From: "login@latch.test", TLS: smtp.TLSNone})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,21 +147,21 @@ func TestMagicLinkBySMTP(t *testing.T) {
 			if r.Status != 200 || string(r.Body) != "{\"message\":\"Email sent successfully\"}\n" {
 				t.Fatalf("send: %d %s", r.Status, r.Body)
 			}
-			msgs := mb.messages()
-			if len(msgs) != 1 || !reflect.DeepEqual(msgs[0].to, []string{p.email}) {
+			msgs := mb.Messages()
+			if len(msgs) != 1 || !reflect.DeepEqual(msgs[0].To, []string{p.email}) {
 				t.Fatalf("received %d messages: %+v", len(msgs), msgs)
 			}
-			m := parseMail(t, msgs[0].data)
-			if m.header.Get("Subject") != "Sign in to Acme" {
-				t.Fatalf("Subject = %q", m.header.Get("Subject"))
+			m := latchtest.ParseMail(t, msgs[0].Data)
+			if m.Header.Get("Subject") != "Sign in to Acme" {
+				t.Fatalf("Subject = %q", m.Header.Get("Subject"))
 			}
-			links := linkRE.FindAllString(m.text, -1)
-			if len(links) != 1 || !strings.HasPrefix(links[0], a.URL+magiclink.RedirectPath+"?code=") || !strings.Contains(m.text, "Open Acme: "+links[0]) {
-				t.Fatalf("text part must carry the one link to Latch: %q", m.text)
+			links := linkRE.FindAllString(m.Text, -1)
+			if len(links) != 1 || !strings.HasPrefix(links[0], a.URL+magiclink.RedirectPath+"?code=") || !strings.Contains(m.Text, "Open Acme: "+links[0]) {
+				t.Fatalf("text part must carry the one link to Latch: %q", m.Text)
 			}
 			link, _ := url.Parse(links[0])
 			code := link.Query().Get("code")
-			if !strings.Contains(m.html, code) {
+			if !strings.Contains(m.HTML, code) {
 				t.Fatal("HTML part lacks the link")
 			}
 			// GET consumes nothing: a mail scanner's prefetch leaves the link usable.

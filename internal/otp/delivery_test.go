@@ -35,9 +35,9 @@ func smtpSender(t testing.TB, host string, port int) *smtp.Sender {
 // reads the code out of the received MIME message and logs in with it.
 func TestOTPBySMTP(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e storetest.Engine) {
-		mb := startMailbox(t)
+		mb := latchtest.StartMailbox(t)
 		sms := &recorder{}
-		a := start(t, e, latchtest.Options{Sender: delivery.Router{Email: smtpSender(t, mb.host, mb.port), SMS: sms}})
+		a := start(t, e, latchtest.Options{Sender: delivery.Router{Email: smtpSender(t, mb.Host, mb.Port), SMS: sms}})
 		p := a.newPerson(t)
 
 		r := a.post(t, pathSend, sendBody("email", p, map[string]any{
@@ -46,31 +46,31 @@ func TestOTPBySMTP(t *testing.T) {
 		if r.Status != 200 || string(r.Body) != "{\"message\":\"OTP sent\"}\n" {
 			t.Fatalf("send: %d %s", r.Status, r.Body)
 		}
-		msgs := mb.messages()
+		msgs := mb.Messages()
 		if len(msgs) != 1 {
 			t.Fatalf("the SMTP server received %d messages, want 1", len(msgs))
 		}
-		if msgs[0].from != "login@latch.test" || !reflect.DeepEqual(msgs[0].to, []string{p.email}) {
-			t.Fatalf("envelope from %q to %v", msgs[0].from, msgs[0].to)
+		if msgs[0].From != "login@latch.test" || !reflect.DeepEqual(msgs[0].To, []string{p.email}) {
+			t.Fatalf("envelope from %q to %v", msgs[0].From, msgs[0].To)
 		}
-		m := parseMail(t, msgs[0].data)
-		if got := m.header.Get("Subject"); got != "Your Acme code" {
+		m := latchtest.ParseMail(t, msgs[0].Data)
+		if got := m.Header.Get("Subject"); got != "Your Acme code" {
 			t.Fatalf("Subject = %q", got)
 		}
-		from, err := m.header.AddressList("From")
+		from, err := m.Header.AddressList("From")
 		if err != nil || len(from) != 1 || from[0].Name != "Acme Security" || from[0].Address != "login@latch.test" {
 			t.Fatalf("From = %v, %v", from, err)
 		}
-		to, err := m.header.AddressList("To")
+		to, err := m.Header.AddressList("To")
 		if err != nil || len(to) != 1 || to[0].Address != p.email {
 			t.Fatalf("To = %v, %v", to, err)
 		}
-		codes := sixDigits.FindAllString(m.text, -1)
-		if len(codes) != 1 || !strings.Contains(m.text, "Your code: "+codes[0]) {
-			t.Fatalf("text part must carry exactly one code: %q", m.text)
+		codes := sixDigits.FindAllString(m.Text, -1)
+		if len(codes) != 1 || !strings.Contains(m.Text, "Your code: "+codes[0]) {
+			t.Fatalf("text part must carry exactly one code: %q", m.Text)
 		}
-		if !strings.Contains(m.html, codes[0]) {
-			t.Fatalf("HTML part lacks the code: %q", m.html)
+		if !strings.Contains(m.HTML, codes[0]) {
+			t.Fatalf("HTML part lacks the code: %q", m.HTML)
 		}
 		tok := a.login(t, p.email, codes[0], nil)
 		if tok["token_type"] != "Bearer" || tok["expires_in"] != 3600.0 || tok["session_id"] == "" || tok["refresh_token"] == "" {

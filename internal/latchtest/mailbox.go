@@ -1,4 +1,4 @@
-package otp_test
+package latchtest
 
 import (
 	"bytes"
@@ -18,26 +18,27 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 )
 
-// mailbox is an in-process SMTP server on 127.0.0.1 (github.com/emersion/go-smtp) that keeps
-// every message it accepts. It is a trimmed copy of internal/delivery/smtp's test server.
-type mailbox struct {
-	host string
-	port int
+// Mailbox is an in-process SMTP server on 127.0.0.1 (github.com/emersion/go-smtp) that keeps
+// every message it accepts, for tests of real email delivery.
+type Mailbox struct {
+	Host string
+	Port int
 
 	mu   sync.Mutex
-	msgs []mail
+	msgs []Mail
 }
 
-// mail is one accepted SMTP transaction.
-type mail struct {
-	from string
-	to   []string
-	data []byte
+// Mail is one accepted SMTP transaction.
+type Mail struct {
+	From string
+	To   []string
+	Data []byte
 }
 
-func startMailbox(t testing.TB) *mailbox {
+// StartMailbox starts a Mailbox, stopped when the test ends.
+func StartMailbox(t testing.TB) *Mailbox {
 	t.Helper()
-	mb := &mailbox{}
+	mb := &Mailbox{}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
 		return &smtpSession{mb: mb}, nil
 	}))
@@ -50,8 +51,8 @@ func startMailbox(t testing.TB) *mailbox {
 		t.Fatalf("listen: %v", err)
 	}
 	host, port, _ := net.SplitHostPort(l.Addr().String())
-	mb.host = host
-	mb.port, _ = strconv.Atoi(port)
+	mb.Host = host
+	mb.Port, _ = strconv.Atoi(port)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -65,14 +66,15 @@ func startMailbox(t testing.TB) *mailbox {
 	return mb
 }
 
-func (mb *mailbox) messages() []mail {
+// Messages returns the accepted messages, oldest first.
+func (mb *Mailbox) Messages() []Mail {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	return append([]mail(nil), mb.msgs...)
+	return append([]Mail(nil), mb.msgs...)
 }
 
 type smtpSession struct {
-	mb   *mailbox
+	mb   *Mailbox
 	from string
 	to   []string
 }
@@ -88,29 +90,29 @@ func (s *smtpSession) Data(r io.Reader) error {
 		return err
 	}
 	s.mb.mu.Lock()
-	s.mb.msgs = append(s.mb.msgs, mail{from: s.from, to: s.to, data: b})
+	s.mb.msgs = append(s.mb.msgs, Mail{From: s.from, To: s.to, Data: b})
 	s.mb.mu.Unlock()
 	return nil
 }
 func (s *smtpSession) Reset()        { s.from, s.to = "", nil }
 func (s *smtpSession) Logout() error { return nil }
 
-// parsedMail is a received message taken apart as a mail client would.
-type parsedMail struct {
-	header netmail.Header
-	text   string
-	html   string
+// ParsedMail is a received message taken apart as a mail client would.
+type ParsedMail struct {
+	Header netmail.Header
+	Text   string
+	HTML   string
 }
 
-// parseMail parses an RFC 5322 message with a multipart/alternative body (or a single part)
+// ParseMail parses an RFC 5322 message with a multipart/alternative body (or a single part)
 // and decodes its text and HTML parts (quoted-printable or base64).
-func parseMail(t testing.TB, raw []byte) parsedMail {
+func ParseMail(t testing.TB, raw []byte) ParsedMail {
 	t.Helper()
 	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("parse mail: %v\n%s", err, raw)
 	}
-	out := parsedMail{header: msg.Header}
+	out := ParsedMail{Header: msg.Header}
 	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 	if err != nil {
 		t.Fatalf("content type %q: %v", msg.Header.Get("Content-Type"), err)
@@ -129,9 +131,9 @@ func parseMail(t testing.TB, raw []byte) parsedMail {
 		pt, _, _ := mime.ParseMediaType(ct)
 		switch pt {
 		case "text/plain":
-			out.text = string(b)
+			out.Text = string(b)
 		case "text/html":
-			out.html = string(b)
+			out.HTML = string(b)
 		}
 	}
 	if !strings.HasPrefix(mediaType, "multipart/") {
