@@ -21,6 +21,15 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// printCredentials prints a new client's credentials, the only time its secret is shown.
+func printCredentials(creds app.Credentials, asJSON bool) error {
+	if asJSON {
+		return printJSON(creds)
+	}
+	fmt.Printf("app_id:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", creds.AppID, creds.ClientID, creds.ClientSecret)
+	return nil
+}
+
 // userError turns an API error into a CLI message.
 func userError(err error) error {
 	var ae *apierr.Error
@@ -57,11 +66,7 @@ func appCmd() *cobra.Command {
 			if err != nil {
 				return userError(err)
 			}
-			if asJSON {
-				return printJSON(creds)
-			}
-			fmt.Printf("app_id:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", creds.AppID, creds.ClientID, creds.ClientSecret)
-			return nil
+			return printCredentials(creds, asJSON)
 		},
 	}
 	cfg.BindStorage(create.Flags())
@@ -98,11 +103,7 @@ func clientCmd() *cobra.Command {
 				}
 				return userError(err)
 			}
-			if asJSON {
-				return printJSON(creds)
-			}
-			fmt.Printf("app_id:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", creds.AppID, creds.ClientID, creds.ClientSecret)
-			return nil
+			return printCredentials(creds, asJSON)
 		},
 	}
 	cfg.BindStorage(create.Flags())
@@ -136,7 +137,7 @@ func keysCmd() *cobra.Command {
 			if asJSON {
 				return printJSON(map[string]string{"kid": kid})
 			}
-			fmt.Printf("new signing key %s; running servers pick it up within a minute\n", kid)
+			fmt.Printf("new signing key %s: published at once, signing on every node within a minute\n", kid)
 			return nil
 		},
 	}
