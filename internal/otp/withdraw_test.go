@@ -2,8 +2,14 @@ package otp_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -146,6 +152,75 @@ func TestFailedSendKeepsTheDeliveredCode(t *testing.T) {
 		r := a.post(t, pathAuth, map[string]any{"passcode": code, "identifier_type": "email", "identifier": "first@example.com"})
 		if r.Status != http.StatusOK {
 			t.Fatalf("the failed send cancelled the code already sent: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// unverifiedClaims decodes a JWT's payload (signatures are checked by other tests).
+func unverifiedClaims(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestConcurrentSecondFactorsKeepBothMethods: two logins joining one session at the same moment
+// (an SMS code and a magic link) both end up in its amr; neither overwrites the other.
+func TestConcurrentSecondFactorsKeepBothMethods(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		a := start(t, e, latchtest.Options{})
+		for round := range 5 {
+			email := fmt.Sprintf("both%d@example.com", round)
+			a.newUser(t, map[string]any{"email": email, "phone_number": fmt.Sprintf("+1555000100%d", round)})
+			first := a.post(t, pathSend, map[string]any{"channel": "direct", "identifier_type": "email", "identifier": email}).String("code")
+			login := a.post(t, pathAuth, map[string]any{"passcode": first, "identifier_type": "email", "identifier": email})
+			sid := login.String("session_id")
+			if login.Status != http.StatusOK || sid == "" {
+				t.Fatalf("first factor: %d %s", login.Status, login.Body)
+			}
+			sms := a.post(t, pathSend, map[string]any{"channel": "sms", "identifier_type": "email", "identifier": email})
+			if sms.Status != http.StatusOK {
+				t.Fatalf("sms send: %d %s", sms.Status, sms.Body)
+			}
+			msgs := a.Outbox(t, fmt.Sprintf("+1555000100%d", round))
+			smsCode := regexp.MustCompile(`\b[0-9]{6}\b`).FindString(msgs[0].Text)
+			link := a.post(t, pathLinkSend, map[string]any{"identifier_type": "email", "identifier": email,
+				"redirect_uri": a.URL + "/demo/callback", "channel": "direct"}).String("code")
+			var wg sync.WaitGroup
+			statuses := make([]int, 2)
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				statuses[0] = a.post(t, pathAuth, map[string]any{"passcode": smsCode, "identifier_type": "email", "identifier": email, "session_id": sid}).Status
+			}()
+			go func() {
+				defer wg.Done()
+				statuses[1] = a.post(t, "/cis/v1/auth/link/email/authenticate", map[string]any{"code": link, "session_id": sid}).Status
+			}()
+			wg.Wait()
+			if statuses[0] != http.StatusOK || statuses[1] != http.StatusOK {
+				t.Fatalf("round %d: second factors answered %v", round, statuses)
+			}
+			r := a.post(t, "/cis/v1/auth/session/authenticate", map[string]any{"session_id": sid})
+			if r.Status != http.StatusOK {
+				t.Fatalf("session authenticate: %d %s", r.Status, r.Body)
+			}
+			amr := fmt.Sprint(unverifiedClaims(t, r.String("id_token"))["amr"])
+			for _, m := range []string{"otp", "sms", "eml", "mfa"} {
+				if !strings.Contains(amr, m) {
+					t.Fatalf("round %d: amr %s lacks %s", round, amr, m)
+				}
+			}
 		}
 	})
 }

@@ -116,40 +116,33 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 		return Tokens{}, err
 	}
 	now := s.clock.Now()
-	sess := store.Session{ID: secret.NewID(), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now}
-	isNew := true
-	if l.SessionID != "" {
-		existing, err := s.store.GetSession(ctx, l.SessionID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !live(existing, now)) ||
-			(err == nil && (existing.UserID != l.User.ID || existing.AppID != l.App.ID)) {
-			return Tokens{}, errSessionNotFound()
-		}
-		if err != nil {
-			return Tokens{}, fmt.Errorf("get session: %w", err)
-		}
-		sess, isNew = existing, false
-	} else if l.Method == "" {
-		return Tokens{}, apierr.Invalid("session_id", "is required")
-	}
-	if l.Method != "" {
-		sess.AMR = AddMethod(sess.AMR, l.Method)
-		sess.AuthTime = now
-	}
-	sess.ExpiresAt = now.Add(TTL)
-
 	rtTTL := time.Duration(l.App.Settings.RefreshTokenTTLSeconds) * time.Second
 	refresh := secret.NewToken()
 	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce})
-	rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
-		Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
-	if err := s.store.SaveLogin(ctx, sess, isNew, rt, l.Guard); err != nil {
-		if errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrChallengeGone) || errors.Is(err, store.ErrLocked) {
+	var sess store.Session
+	// Joining a session is an optimistic update: if another login of the same session commits
+	// first (two second factors at once), the amr it added is re-read and kept.
+	for attempt := 0; ; attempt++ {
+		var err error
+		var isNew bool
+		if sess, isNew, err = s.sessionFor(ctx, l, now); err != nil {
 			return Tokens{}, err
 		}
-		if errors.Is(err, store.ErrNotFound) {
+		rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
+			Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
+		err = s.store.SaveLogin(ctx, sess, isNew, rt, l.Guard)
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrStale) && attempt < 5:
+			continue
+		case errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrChallengeGone) || errors.Is(err, store.ErrLocked):
+			return Tokens{}, err
+		case errors.Is(err, store.ErrNotFound):
 			return Tokens{}, errSessionNotFound()
+		default:
+			return Tokens{}, fmt.Errorf("save login: %w", err)
 		}
-		return Tokens{}, fmt.Errorf("save login: %w", err)
+		break
 	}
 	tok, err := s.mint(l, sess)
 	if err != nil {
@@ -160,6 +153,33 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 		s.log.Info("login", "user_id", l.User.ID, "app_id", l.App.ID, "method", l.Method, "session_id", sess.ID, "amr", sess.AMR)
 	}
 	return tok, nil
+}
+
+// sessionFor returns the session the login goes into — the joined one (checked to be live and
+// the user's) or a new one — with this login's method added to its amr.
+func (s *Service) sessionFor(ctx context.Context, l Login, now time.Time) (store.Session, bool, error) {
+	sess := store.Session{ID: secret.NewID(), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now}
+	isNew := true
+	if l.SessionID != "" {
+		existing, err := s.store.GetSession(ctx, l.SessionID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !live(existing, now)) ||
+			(err == nil && (existing.UserID != l.User.ID || existing.AppID != l.App.ID)) {
+			return sess, false, errSessionNotFound()
+		}
+		if err != nil {
+			return sess, false, fmt.Errorf("get session: %w", err)
+		}
+		sess, isNew = existing, false
+		sess.PrevAMR = existing.AMR
+	} else if l.Method == "" {
+		return sess, false, apierr.Invalid("session_id", "is required")
+	}
+	if l.Method != "" {
+		sess.AMR = AddMethod(sess.AMR, l.Method)
+		sess.AuthTime = now
+	}
+	sess.ExpiresAt = now.Add(TTL)
+	return sess, isNew, nil
 }
 
 func live(s store.Session, now time.Time) bool {

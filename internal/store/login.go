@@ -96,7 +96,13 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	EndedAt   time.Time
+	// PrevAMR (not stored) is the amr an update of the session was computed from: SaveLogin
+	// applies the update only if the stored amr still equals it, and returns ErrStale otherwise.
+	PrevAMR []string
 }
+
+// ErrStale is returned by SaveLogin when the session changed since it was read.
+var ErrStale = errors.New("session changed meanwhile")
 
 // RefreshToken is a stored (hashed) refresh token.
 type RefreshToken struct {

@@ -27,13 +27,24 @@ func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt sto
 				return fmt.Errorf("insert session: %w", err)
 			}
 		} else {
-			res, err := tx.exec(ctx, `UPDATE sessions SET amr = ?, auth_time = ?, expires_at = ? WHERE id = ? AND ended_at = 0`,
-				string(amr), ms(s.AuthTime), ms(s.ExpiresAt), s.ID)
+			prev, err := json.Marshal(s.PrevAMR)
+			if err != nil {
+				return err
+			}
+			res, err := tx.exec(ctx, `UPDATE sessions SET amr = ?, auth_time = ?, expires_at = ? WHERE id = ? AND ended_at = 0 AND amr = ?`,
+				string(amr), ms(s.AuthTime), ms(s.ExpiresAt), s.ID, string(prev))
 			if err != nil {
 				return fmt.Errorf("update session: %w", err)
 			}
 			if n, err := rowsAffected(res); err != nil || n == 0 {
-				return errors.Join(store.ErrNotFound, err)
+				// Gone, ended, or joined by another login meanwhile: tell which.
+				var ended int64
+				switch qerr := tx.queryRow(ctx, `SELECT ended_at FROM sessions WHERE id = ?`, s.ID).Scan(&ended); {
+				case qerr == nil && ended == 0:
+					return store.ErrStale
+				default:
+					return errors.Join(store.ErrNotFound, err)
+				}
 			}
 		}
 		if rt.Hash != "" {

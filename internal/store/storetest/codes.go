@@ -399,9 +399,21 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	later := t0.Add(time.Minute)
 	joined := sess
 	joined.AMR, joined.AuthTime, joined.ExpiresAt = []string{"eotp", "sms", "mfa"}, later, later.Add(14*24*time.Hour)
+	// A join computed from an amr that is no longer the stored one (another login joined first)
+	// is refused with ErrStale and writes nothing.
+	stale := joined
+	stale.PrevAMR = []string{"sms"}
+	if err := s.SaveLogin(ctx, stale, false, newRefresh("r-stale", "s1", later), store.LoginGuard{}); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("stale join: %v", err)
+	}
+	joined.PrevAMR = sess.AMR
 	mustSaveLogin(t, s, joined, false, newRefresh("r2", "s1", later))
+	joined.PrevAMR = nil
 	if got, _ := s.GetSession(ctx, "s1"); !reflect.DeepEqual(got, joined) {
 		t.Fatalf("joined session = %+v\nwant %+v", got, joined)
+	}
+	if _, _, err := s.RotateRefreshToken(ctx, "r-stale", newRefresh("r-stale-next", "", later), later); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refresh token of a stale join was stored: %v", err)
 	}
 	if u, _ := s.GetUser(ctx, "u1"); !u.LastAuth.Equal(later) {
 		t.Fatalf("last_auth after join = %v", u.LastAuth)
@@ -419,6 +431,7 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	if err := s.EndSession(ctx, "s1", later); err != nil {
 		t.Fatal(err)
 	}
+	joined.PrevAMR = joined.AMR
 	if err := s.SaveLogin(ctx, joined, false, newRefresh("r3", "s1", later), store.LoginGuard{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("join ended: %v", err)
 	}
