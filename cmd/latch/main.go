@@ -26,6 +26,6 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), appCmd(), clientCmd(), keysCmd(), versionCmd(), benchCmd())
+	root.AddCommand(serveCmd(), appCmd(), clientCmd(), keysCmd(), versionCmd(), benchCmd(), userCmd())
 	return root
 }
