@@ -14,6 +14,7 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/token"
 )
 
 func printJSON(v any) error {
@@ -119,6 +120,7 @@ func keysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage token signing keys"}
 	var cfg config.Config
 	var asJSON bool
+	var alg string
 	rotate := &cobra.Command{
 		Use:   "rotate",
 		Short: "Add a new signing key; older keys stay published until their tokens expire",
@@ -130,6 +132,11 @@ func keysCmd() *cobra.Command {
 				return err
 			}
 			defer c.store.Close()
+			if alg != "" {
+				if c.keys.Alg, err = token.ParseAlg(alg); err != nil {
+					return err
+				}
+			}
 			kid, err := c.keys.Rotate(ctx)
 			if err != nil {
 				return err
@@ -142,6 +149,7 @@ func keysCmd() *cobra.Command {
 		},
 	}
 	cfg.BindStorage(rotate.Flags())
+	rotate.Flags().StringVar(&alg, "signing-alg", "", "algorithm of the new key: ES256, RS256 or EdDSA (default: the current key's)")
 	rotate.Flags().BoolVar(&asJSON, "json", false, "print {kid} as JSON")
 	cmd.AddCommand(rotate)
 	return cmd

@@ -51,6 +51,12 @@ func openCore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*core,
 	// signing while its successor propagates, plus verification leeway and one reload interval.
 	keys := token.NewKeyRing(db, box, clk, time.Duration(app.MaxTokenTTLSeconds)*time.Second+keyPropagation+2*time.Minute, log)
 	keys.Propagation = keyPropagation
+	if cfg.SigningAlg != "" {
+		if keys.Alg, err = token.ParseAlg(cfg.SigningAlg); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := keys.EnsureKey(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("signing keys: %w", err)

@@ -25,7 +25,8 @@ type Config struct {
 	EncryptionKey secret.Value
 	Prod          bool
 	LogLevel      string
-	SQLiteFull    bool // synchronous=FULL
+	SQLiteFull    bool   // synchronous=FULL
+	SigningAlg    string // ES256 (serve's default), RS256 or EdDSA; "" keeps the current keys' algorithm
 	Pprof         string
 
 	SMTP    SMTP
@@ -147,6 +148,7 @@ func (c *Config) BindStorage(fs *pflag.FlagSet) {
 // BindServe registers the flags of `latch serve`.
 func (c *Config) BindServe(fs *pflag.FlagSet) {
 	c.BindStorage(fs)
+	fs.StringVar(&c.SigningAlg, "signing-alg", env("LATCH_SIGNING_ALG", "ES256"), "token signing algorithm: ES256, RS256 or EdDSA; a change rotates the signing key at start (LATCH_SIGNING_ALG)")
 	fs.StringVar(&c.Addr, "addr", env("LATCH_ADDR", "127.0.0.1:8080"), "listen address (LATCH_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", env("LATCH_ISSUER", ""), "token issuer URL, shared by all nodes (LATCH_ISSUER; default http://<addr>)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LATCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LATCH_LOG_LEVEL)")
@@ -218,6 +220,11 @@ func (c *Config) ValidateStorage() error {
 	}
 	if c.Prod && c.EncryptionKey == "" {
 		return errors.New("production mode needs an encryption key: set LATCH_ENCRYPTION_KEY (openssl rand -hex 32)")
+	}
+	switch strings.ToUpper(c.SigningAlg) {
+	case "", "ES256", "RS256", "EDDSA":
+	default:
+		return fmt.Errorf("--signing-alg must be ES256, RS256 or EdDSA")
 	}
 	return nil
 }

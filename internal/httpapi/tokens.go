@@ -144,7 +144,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		grants = append(grants, g)
 	}
 	slices.Sort(grants)
-	writeJSON(w, http.StatusOK, token.Discovery(strings.TrimSuffix(s.Issuer, "/"), grants, idTokenClaims))
+	writeJSON(w, http.StatusOK, token.Discovery(strings.TrimSuffix(s.Issuer, "/"), grants, idTokenClaims, s.Keys.Algorithms()))
 }
 
 // truncate bounds a caller-supplied value before it is logged.

@@ -2,9 +2,11 @@ package token
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +54,7 @@ const verifiedCap = 8192
 
 // Sign signs claims (any JSON object) with the current key.
 func (s *Signer) Sign(claims any) (string, error) {
-	signer := s.Ring.current()
+	signer, _ := s.Ring.current()
 	if signer == nil {
 		return "", errors.New("no signing key loaded")
 	}
@@ -100,25 +102,49 @@ func (s *Signer) Verify(raw, audience string) (Claims, error) {
 
 // verifySignature checks a compact JWT's signature against the loaded keys and decodes its claims.
 func (s *Signer) verifySignature(raw string) (Claims, error) {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{Alg})
+	tok, err := jwt.ParseSigned(raw, Algorithms)
 	if err != nil || len(tok.Headers) != 1 {
 		return Claims{}, ErrInvalid
 	}
 	pub, ok := s.Ring.publicKey(tok.Headers[0].KeyID)
-	if !ok {
+	// A key verifies only tokens that name its own algorithm (no algorithm confusion).
+	if !ok || tok.Headers[0].Algorithm != string(pub.alg) {
 		return Claims{}, ErrInvalid
 	}
 	var c Claims
-	if err := tok.Claims(pub, &c); err != nil || c.Expiry == nil {
+	if err := tok.Claims(pub.key, &c); err != nil || c.Expiry == nil {
 		return Claims{}, ErrInvalid
 	}
 	return c, nil
 }
 
-// AtHash computes the OIDC at_hash of an access token for ES256 (left half of SHA-256).
+// AtHash computes the OIDC at_hash of an access token signed by Latch: the left half of its
+// hash with the hash function of its algorithm (SHA-256 for ES256 and RS256, SHA-512 for EdDSA
+// with Ed25519).
 func AtHash(accessToken string) string {
+	if headerAlg(accessToken) == string(jose.EdDSA) {
+		sum := sha512.Sum512([]byte(accessToken))
+		return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+	}
 	sum := sha256.Sum256([]byte(accessToken))
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// headerAlg reads the alg of a compact JWS's header ("" when unreadable).
+func headerAlg(compact string) string {
+	head, _, ok := strings.Cut(compact, ".")
+	if !ok {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	json.Unmarshal(raw, &h)
+	return h.Alg
 }
 
 // Lifetime returns iat and exp claims for a token living ttl from now.
