@@ -19,6 +19,7 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/internal/metrics"
+	"github.com/latch-auth/latch/internal/store"
 )
 
 func serveCmd() *cobra.Command {
@@ -131,6 +132,7 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	go c.keys.Run(bg, 30*time.Second)
+	go janitor(bg, c.store, log)
 	if cfg.Pprof != "" {
 		go servePprof(bg, cfg.Pprof, log)
 	}
@@ -185,4 +187,26 @@ func firstOperatorClient(ctx context.Context, c *core, appID string) string {
 		}
 	}
 	return ""
+}
+
+// janitor deletes expired codes, sessions, refresh tokens, challenges and finished lockouts every
+// hour (and once at start), and dev-outbox messages after a week. Every node runs it; the deletes
+// are idempotent.
+func janitor(ctx context.Context, s store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.Prune(ctx, time.Now(), 24*time.Hour, 7*24*time.Hour)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("prune expired rows", "err", err)
+		case n > 0:
+			log.Info("pruned expired rows", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -25,6 +25,10 @@ type Store interface {
 	Codes
 	Sessions
 	TOTPs
+	// Prune deletes codes, challenges, refresh tokens and sessions expired more than grace before
+	// now, finished lockouts, and dev-outbox messages older than outboxAge; it returns how many
+	// rows went.
+	Prune(ctx context.Context, now time.Time, grace, outboxAge time.Duration) (int64, error)
 	// Ping checks that the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the connections.

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"sessions_end_and_live", testSessionsEndAndLive},
 		{"refresh_rotate_reuse", testRefreshRotate},
 		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
+		{"prune_expired", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
