@@ -59,6 +59,9 @@ type Login struct {
 	ApprovalData map[string]any
 	Nonce        string
 	NewUser      bool
+	// IDTokenOnly issues no refresh token (the hosted flow's response_type id_token hands the
+	// browser an ID token only; a refresh token nobody receives would just linger).
+	IDTokenOnly bool
 	// Guard is what the login uses up (a code, a TOTP step) in the transaction that saves it, so
 	// that a login refused for any reason uses up nothing. Complete then returns store.ErrUsed,
 	// store.ErrChallengeGone or store.ErrLocked for the caller to map.
@@ -130,6 +133,9 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 		}
 		rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
 			Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
+		if l.IDTokenOnly {
+			rt = store.RefreshToken{}
+		}
 		err = s.store.SaveLogin(ctx, sess, isNew, rt, l.Guard)
 		switch {
 		case err == nil:
@@ -148,7 +154,9 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	tok.RefreshToken = refresh
+	if !l.IDTokenOnly {
+		tok.RefreshToken = refresh
+	}
 	if l.Method != "" {
 		s.log.Info("login", "user_id", l.User.ID, "app_id", l.App.ID, "method", l.Method, "session_id", sess.ID, "amr", sess.AMR)
 	}
