@@ -22,6 +22,17 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// withCore runs an admin command's work against the configured database, closing it after.
+func withCore(cfg *config.Config, fn func(ctx context.Context, c *core) error) error {
+	ctx := context.Background()
+	c, err := openCore(ctx, cfg, discardLogger())
+	if err != nil {
+		return err
+	}
+	defer c.store.Close()
+	return fn(ctx, c)
+}
+
 // printCredentials prints a new client's credentials, the only time its secret is shown.
 func printCredentials(creds app.Credentials, asJSON bool) error {
 	if asJSON {
@@ -57,17 +68,13 @@ func appCmd() *cobra.Command {
 		Short: "Create an application and its first client",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := context.Background()
-			c, err := openCore(ctx, &cfg, discardLogger())
-			if err != nil {
-				return err
-			}
-			defer c.store.Close()
-			creds, err := c.apps.CreateApp(ctx, app.NewApp{Name: name, RedirectURIs: redirects, AllowSignup: allowSignup, Admin: admin})
-			if err != nil {
-				return userError(err)
-			}
-			return printCredentials(creds, asJSON)
+			return withCore(&cfg, func(ctx context.Context, c *core) error {
+				creds, err := c.apps.CreateApp(ctx, app.NewApp{Name: name, RedirectURIs: redirects, AllowSignup: allowSignup, Admin: admin})
+				if err != nil {
+					return userError(err)
+				}
+				return printCredentials(creds, asJSON)
+			})
 		},
 	}
 	cfg.BindStorage(create.Flags())
@@ -91,20 +98,16 @@ func clientCmd() *cobra.Command {
 		Short: "Add a client (id and secret) to an application",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := context.Background()
-			c, err := openCore(ctx, &cfg, discardLogger())
-			if err != nil {
-				return err
-			}
-			defer c.store.Close()
-			creds, err := c.apps.CreateClient(ctx, appID, admin)
-			if err != nil {
+			return withCore(&cfg, func(ctx context.Context, c *core) error {
+				creds, err := c.apps.CreateClient(ctx, appID, admin)
 				if errors.Is(err, store.ErrNotFound) {
 					return fmt.Errorf("no application with id %q", appID)
 				}
-				return userError(err)
-			}
-			return printCredentials(creds, asJSON)
+				if err != nil {
+					return userError(err)
+				}
+				return printCredentials(creds, asJSON)
+			})
 		},
 	}
 	cfg.BindStorage(create.Flags())
@@ -126,26 +129,23 @@ func keysCmd() *cobra.Command {
 		Short: "Add a new signing key; older keys stay published until their tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := context.Background()
-			c, err := openCore(ctx, &cfg, discardLogger())
-			if err != nil {
-				return err
-			}
-			defer c.store.Close()
-			if alg != "" {
-				if c.keys.Alg, err = token.ParseAlg(alg); err != nil {
+			return withCore(&cfg, func(ctx context.Context, c *core) error {
+				if alg != "" {
+					var err error
+					if c.keys.Alg, err = token.ParseAlg(alg); err != nil {
+						return err
+					}
+				}
+				kid, err := c.keys.Rotate(ctx)
+				if err != nil {
 					return err
 				}
-			}
-			kid, err := c.keys.Rotate(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(map[string]string{"kid": kid})
-			}
-			fmt.Printf("new signing key %s: published at once, signing on every node within a minute\n", kid)
-			return nil
+				if asJSON {
+					return printJSON(map[string]string{"kid": kid})
+				}
+				fmt.Printf("new signing key %s: published at once, signing on every node within a minute\n", kid)
+				return nil
+			})
 		},
 	}
 	cfg.BindStorage(rotate.Flags())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/clock"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
 )
 
@@ -18,16 +19,12 @@ func userCmd() *cobra.Command {
 	var cfg config.Config
 	var email, phone, username, id string
 	withUsers := func(fn func(ctx context.Context, users *user.Service) error) error {
-		ctx := context.Background()
-		c, err := openCore(ctx, &cfg, discardLogger())
-		if err != nil {
-			return err
-		}
-		defer c.store.Close()
-		return userError(fn(ctx, user.NewService(c.store, clock.System{}, c.apps.TenantID)))
+		return withCore(&cfg, func(ctx context.Context, c *core) error {
+			return userError(fn(ctx, user.NewService(c.store, clock.System{}, c.apps.TenantID)))
+		})
 	}
-	// identifier reads which one identifier of --id, --email, --phone, --username was given.
-	identifier := func() (string, string, error) {
+	// withFound runs fn on the user named by exactly one of --id, --email, --phone, --username.
+	withFound := func(fn func(ctx context.Context, users *user.Service, u store.User) error) error {
 		var typ, v string
 		n := 0
 		for _, f := range []struct{ typ, v string }{{user.IDUserID, id}, {user.IDEmail, email}, {user.IDPhone, phone}, {user.IDUsername, username}} {
@@ -36,9 +33,15 @@ func userCmd() *cobra.Command {
 			}
 		}
 		if n != 1 {
-			return "", "", errors.New("give exactly one of --id, --email, --phone, --username")
+			return errors.New("give exactly one of --id, --email, --phone, --username")
 		}
-		return typ, v, nil
+		return withUsers(func(ctx context.Context, users *user.Service) error {
+			u, err := users.Find(ctx, typ, v)
+			if err != nil {
+				return err
+			}
+			return fn(ctx, users, u)
+		})
 	}
 
 	create := &cobra.Command{
@@ -70,17 +73,7 @@ func userCmd() *cobra.Command {
 		Short: "Print a user found by --id, --email, --phone or --username",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			typ, v, err := identifier()
-			if err != nil {
-				return err
-			}
-			return withUsers(func(ctx context.Context, users *user.Service) error {
-				u, err := users.Find(ctx, typ, v)
-				if err != nil {
-					return err
-				}
-				return printJSON(user.API(u))
-			})
+			return withFound(func(_ context.Context, _ *user.Service, u store.User) error { return printJSON(user.API(u)) })
 		},
 	}
 	del := &cobra.Command{
@@ -88,15 +81,7 @@ func userCmd() *cobra.Command {
 		Short: "Delete a user found by --id, --email, --phone or --username, with their sessions, codes and TOTPs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			typ, v, err := identifier()
-			if err != nil {
-				return err
-			}
-			return withUsers(func(ctx context.Context, users *user.Service) error {
-				u, err := users.Find(ctx, typ, v)
-				if err != nil {
-					return err
-				}
+			return withFound(func(ctx context.Context, users *user.Service, u store.User) error {
 				if err := users.Delete(ctx, u.ID); err != nil {
 					return err
 				}

@@ -150,7 +150,7 @@ func TestCodeExchangeConcurrent(t *testing.T) {
 					reqs[i] = jsonRequest(t, e.URL+"/cis/v1/token", map[string]any{"code": code, "client_id": e.ClientID, "client_secret": e.ClientSecret})
 				}
 			}
-			statuses := concurrently(e.Client, reqs)
+			statuses := latchtest.Concurrently(e.Client, reqs)
 			ok := 0
 			for _, s := range statuses {
 				switch s {

@@ -7,13 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -364,27 +362,4 @@ func jsonRequest(t *testing.T, target string, body any) *http.Request {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	return req
-}
-
-// concurrently sends every request at once (released together) and returns their statuses; a
-// transport error is status 0.
-func concurrently(c *http.Client, reqs []*http.Request) []int {
-	statuses := make([]int, len(reqs))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, req := range reqs {
-		wg.Go(func() {
-			<-start
-			resp, err := c.Do(req)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
-		})
-	}
-	close(start)
-	wg.Wait()
-	return statuses
 }

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,4 +253,27 @@ func (s *Stack) Outbox(t testing.TB, to string) []store.OutboxMessage {
 		t.Fatal(err)
 	}
 	return msgs
+}
+
+// Concurrently sends every request at once (released together) and returns their statuses; a
+// transport error is status 0.
+func Concurrently(c *http.Client, reqs []*http.Request) []int {
+	statuses := make([]int, len(reqs))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Go(func() {
+			<-start
+			resp, err := c.Do(req)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	return statuses
 }

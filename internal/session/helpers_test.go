@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -198,26 +196,4 @@ func (n *node) refreshRequest(t *testing.T, endpoint int, rt string) *http.Reque
 		t.Fatal(err)
 	}
 	return req
-}
-
-// concurrently sends every request at once and returns their statuses (0: transport error).
-func concurrently(c *http.Client, reqs []*http.Request) []int {
-	statuses := make([]int, len(reqs))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, req := range reqs {
-		wg.Go(func() {
-			<-start
-			resp, err := c.Do(req)
-			if err != nil {
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
-		})
-	}
-	close(start)
-	wg.Wait()
-	return statuses
 }

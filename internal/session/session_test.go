@@ -280,7 +280,7 @@ func TestConcurrentRefresh(t *testing.T) {
 					for i := range reqs {
 						reqs[i] = tc.nodes[i%len(tc.nodes)].refreshRequest(t, (i/len(tc.nodes))%2, tok.RefreshToken)
 					}
-					statuses := concurrently(first.Client, reqs)
+					statuses := latchtest.Concurrently(first.Client, reqs)
 					ok := 0
 					for _, s := range statuses {
 						switch s {
