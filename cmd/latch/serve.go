@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -82,6 +83,9 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		return err
 	}
 	m := metrics.New()
+	if c.store.Engine() == "sqlite" {
+		m.WriteBatches(c.store.WriteBatches)
+	}
 	api := buildAPI(c, cfg, issuer, router, log, m)
 	if cfg.Dev() {
 		api.Web, err = buildWeb(ctx, c, cfg, addr, def.ID)
@@ -160,6 +164,10 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 }
 
 func servePprof(ctx context.Context, addr string, log *slog.Logger) {
+	// Sample contention too, so /debug/pprof/mutex and /debug/pprof/block show where requests
+	// wait (the SQLite writer, the pools), not only where they spend CPU.
+	runtime.SetMutexProfileFraction(20)
+	runtime.SetBlockProfileRate(int(20 * time.Microsecond))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -45,3 +45,16 @@ func (m *Metrics) Message(channel, outcome string) {
 		m.Messages.WithLabelValues(channel, outcome).Inc()
 	}
 }
+
+// WriteBatches exports the SQLite writer's group commit: commits, and the write transactions
+// they carried. Their ratio is how many transactions shared a commit.
+func (m *Metrics) WriteBatches(stats func() (commits, transactions int64)) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latch_sqlite_commits_total",
+			Help: "SQLite commits; each carries one or more write transactions (group commit)."},
+			func() float64 { c, _ := stats(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latch_sqlite_write_transactions_total",
+			Help: "SQLite write transactions committed."},
+			func() float64 { _, t := stats(); return float64(t) }),
+	)
+}

@@ -116,8 +116,9 @@ func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) 
 
 // ConsumeCode marks a code used in one conditional UPDATE; of concurrent callers exactly one wins.
 func (db *DB) ConsumeCode(ctx context.Context, id string, now time.Time) (store.Code, error) {
-	c, err := scanCode(db.writeRow(ctx, `UPDATE codes SET used_at = ?
-		WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts RETURNING `+codeColumns, ms(now), id, ms(now)))
+	var c store.Code
+	err := db.writeRow(ctx, func(r *sql.Row) (err error) { c, err = scanCode(r); return err }, `UPDATE codes SET used_at = ?
+		WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts RETURNING `+codeColumns, ms(now), id, ms(now))
 	if errors.Is(err, store.ErrNotFound) {
 		return c, store.ErrUsed
 	}
@@ -126,9 +127,10 @@ func (db *DB) ConsumeCode(ctx context.Context, id string, now time.Time) (store.
 
 // ConsumeCodeByHash marks a code found by hash used, in one conditional UPDATE.
 func (db *DB) ConsumeCodeByHash(ctx context.Context, method, hash string, now time.Time) (store.Code, error) {
-	c, err := scanCode(db.writeRow(ctx, `UPDATE codes SET used_at = ?
+	var c store.Code
+	err := db.writeRow(ctx, func(r *sql.Row) (err error) { c, err = scanCode(r); return err }, `UPDATE codes SET used_at = ?
 		WHERE code_hash = ? AND method = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts RETURNING `+codeColumns,
-		ms(now), hash, method, ms(now)))
+		ms(now), hash, method, ms(now))
 	if errors.Is(err, store.ErrNotFound) {
 		return c, store.ErrUsed
 	}
@@ -143,7 +145,8 @@ func (db *DB) FindCodeByHash(ctx context.Context, method, hash string) (store.Co
 // RecordCodeFailure counts one wrong attempt against a code.
 func (db *DB) RecordCodeFailure(ctx context.Context, id string) (int, error) {
 	var n int
-	err := db.writeRow(ctx, `UPDATE codes SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, id).Scan(&n)
+	err := db.writeRow(ctx, func(r *sql.Row) error { return r.Scan(&n) },
+		`UPDATE codes SET attempts = attempts + 1 WHERE id = ? RETURNING attempts`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, store.ErrNotFound
 	}
@@ -182,12 +185,12 @@ func (db *DB) RecordFailure(ctx context.Context, appID, method, identifier strin
 		RETURNING failures, locked_until`
 	var l store.Lockout
 	var until int64
-	err := db.writeRow(ctx, q,
+	err := db.writeRow(ctx, func(r *sql.Row) error { return r.Scan(&l.Failures, &until) }, q,
 		appID, method, identifier, n, p.Max, lockUntil,
 		windowStart, n, // failures
 		windowStart, n, n, // window_start
 		windowStart, n, p.Max, lockUntil, windowStart, n, // locked_until
-	).Scan(&l.Failures, &until)
+	)
 	if err != nil {
 		return l, fmt.Errorf("record failure: %w", err)
 	}

@@ -30,12 +30,15 @@ type DB struct {
 	w       *sql.DB // the writer (SQLite: one connection)
 	r       *sql.DB // readers (PostgreSQL: the same pool as w)
 	dialect dialect
-	// SQLite re-parses a query on every call; these cache prepared statements per query text.
-	// nil on PostgreSQL, where pgx caches prepared statements itself.
-	wStmts, rStmts *stmtCache
+	// wr runs SQLite's write transactions with group commit on w's one connection; nil on
+	// PostgreSQL, where transactions run concurrently on the pool.
+	wr *writer
+	// SQLite re-parses a query on every call; this caches the readers' prepared statements per
+	// query text (the writer has its own). nil on PostgreSQL, where pgx caches them itself.
+	rStmts *stmtCache
 }
 
-// stmtCache holds one prepared statement per query text for one pool.
+// stmtCache holds one prepared statement per query text for the reader pool.
 type stmtCache struct {
 	db *sql.DB
 	mu sync.RWMutex
@@ -44,11 +47,13 @@ type stmtCache struct {
 
 func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
 
-// get returns the prepared statement for q, preparing it once. It never holds the lock while
-// preparing: preparing may wait for the writer's only connection, and a transaction holding that
-// connection may be waiting to peek at the cache.
+// get returns the prepared statement for q, preparing it once. It does not hold the lock while
+// preparing, so a slow prepare does not stall the reads whose statements are cached.
 func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st := c.peek(q); st != nil {
+	c.mu.RLock()
+	st, ok := c.m[q]
+	c.mu.RUnlock()
+	if ok {
 		return st, nil
 	}
 	st, err := c.db.PrepareContext(ctx, q)
@@ -63,14 +68,6 @@ func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	c.m[q] = st
 	return st, nil
-}
-
-// peek returns the prepared statement for q if there is one, never preparing: inside a
-// transaction the writer's only connection is taken, so preparing on the pool would wait forever.
-func (c *stmtCache) peek(q string) *sql.Stmt {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.m[q]
 }
 
 func (c *stmtCache) close() {
@@ -107,6 +104,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.dialect.name == sqliteDialect.name {
+		// After the migrations, which need the writer's connection through the pool.
+		if db.wr, err = newWriter(ctx, db.w, db.dialect); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite writer: %w", err)
+		}
 	}
 	return db, nil
 }
@@ -165,7 +169,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{w: w, r: r, dialect: sqliteDialect, wStmts: newStmtCache(w), rStmts: newStmtCache(r)}, nil
+	return &DB{w: w, r: r, dialect: sqliteDialect, rStmts: newStmtCache(r)}, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -194,37 +198,41 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	db.wStmts.close()
+	var err error
+	if db.wr != nil {
+		err = db.wr.close()
+	}
 	db.rStmts.close()
-	err := db.w.Close()
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
 	return err
 }
 
-// exec runs a write statement.
+// exec runs a write statement (on SQLite, as a transaction of its own, so it shares a commit
+// with the transactions queued beside it).
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	q = db.dialect.rebind(q)
-	if db.wStmts != nil {
-		if st, err := db.wStmts.get(ctx, q); err == nil {
-			res, err := st.ExecContext(ctx, args...)
-			return res, db.dialect.mapErr(err)
-		}
+	if db.wr == nil {
+		res, err := db.w.ExecContext(ctx, db.dialect.rebind(q), args...)
+		return res, db.dialect.mapErr(err)
 	}
-	res, err := db.w.ExecContext(ctx, q, args...)
-	return res, db.dialect.mapErr(err)
+	var res sql.Result
+	err := db.tx(ctx, func(t *txn) error {
+		var err error
+		res, err = t.exec(ctx, q, args...)
+		return err
+	})
+	return res, err
 }
 
-// writeRow runs a write statement that returns one row (UPDATE ... RETURNING) on the writer.
-func (db *DB) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
-	q = db.dialect.rebind(q)
-	if db.wStmts != nil {
-		if st, err := db.wStmts.get(ctx, q); err == nil {
-			return st.QueryRowContext(ctx, args...)
-		}
+// writeRow runs a write statement that returns one row (UPDATE ... RETURNING) and scans it with
+// scan. A scan error rolls the statement back.
+func (db *DB) writeRow(ctx context.Context, scan func(*sql.Row) error, q string, args ...any) error {
+	if db.wr == nil {
+		return scan(db.w.QueryRowContext(ctx, db.dialect.rebind(q), args...))
 	}
-	return db.w.QueryRowContext(ctx, q, args...)
+	return db.tx(ctx, func(t *txn) error { return scan(t.queryRow(ctx, q, args...)) })
 }
 
 // queryRow runs a read on the reader pool.
@@ -251,13 +259,14 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 
 // tx runs fn in one write transaction, committing when fn returns nil.
 func (db *DB) tx(ctx context.Context, fn func(t *txn) error) error {
+	if db.wr != nil {
+		return db.wr.run(ctx, fn)
+	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := &txn{tx: sqlTx, d: db.dialect, stmts: db.wStmts}
-	defer db.prepareMissed(ctx, t)
-	if err := fn(t); err != nil {
+	if err := fn(&txn{q: sqlTx, d: db.dialect}); err != nil {
 		sqlTx.Rollback()
 		return err
 	}
@@ -267,34 +276,32 @@ func (db *DB) tx(ctx context.Context, fn func(t *txn) error) error {
 	return nil
 }
 
-// prepareMissed prepares, once the transaction has released the connection, the statements it
-// ran unprepared, so the next transaction finds them cached.
-func (db *DB) prepareMissed(ctx context.Context, t *txn) {
-	for _, q := range t.missed {
-		db.wStmts.get(ctx, q)
-	}
+// querier is what a transaction runs statements on: a *sql.Tx (PostgreSQL) or the SQLite
+// writer's *sql.Conn inside a savepoint.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 // txn is a transaction that rewrites placeholders, reuses prepared statements and maps errors
 // like DB does.
 type txn struct {
-	tx     *sql.Tx
-	d      dialect
-	stmts  *stmtCache
-	missed []string // queries run without a prepared statement, prepared after the transaction
+	q    querier
+	d    dialect
+	prep func(ctx context.Context, q string) (*sql.Stmt, error) // SQLite writer's statement cache; nil on PostgreSQL
 }
 
-// stmt returns the transaction's copy of the cached statement for q, or nil (and remembers q).
+// stmt returns the cached prepared statement for q, or nil where there is no cache.
 func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
-	if t.stmts == nil {
+	if t.prep == nil {
 		return nil
 	}
-	st := t.stmts.peek(q)
-	if st == nil {
-		t.missed = append(t.missed, q)
-		return nil
+	st, err := t.prep(ctx, q)
+	if err != nil {
+		return nil // run it unprepared; the error, if it is one, shows there
 	}
-	return t.tx.StmtContext(ctx, st)
+	return st
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -303,7 +310,7 @@ func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 		res, err := st.ExecContext(ctx, args...)
 		return res, t.d.mapErr(err)
 	}
-	res, err := t.tx.ExecContext(ctx, q, args...)
+	res, err := t.q.ExecContext(ctx, q, args...)
 	return res, t.d.mapErr(err)
 }
 
@@ -312,7 +319,7 @@ func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return t.q.QueryRowContext(ctx, q, args...)
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
@@ -320,7 +327,7 @@ func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return t.tx.QueryContext(ctx, q, args...)
+	return t.q.QueryContext(ctx, q, args...)
 }
 
 // ms converts a time to the stored Unix milliseconds; the zero time is 0.
