@@ -7,6 +7,8 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+
+	"github.com/pquerna/otp"
 )
 
 func TestQRCodeDataURL(t *testing.T) {
@@ -71,6 +73,55 @@ func TestQRCodeDataURLErrorsHideTheURI(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "SECRETSECRET") {
 			t.Errorf("error quotes the URI: %.80q", err)
+		}
+	}
+}
+
+// The fast renderer draws exactly the pixels of otp.Key.Image, the reference.
+func TestQRCodeDataURLMatchesKeyImage(t *testing.T) {
+	for _, uri := range []string{
+		KeyURI("Latch", "alice@example.com", seedSHA1, DefaultParams()),
+		KeyURI("Zoë & Sons", "山田 太郎", seedSHA512, Params{SHA512, 8, 60}),
+		KeyURI("A very long issuer name for a QR code version well above one", strings.Repeat("x", 120), seedSHA256, DefaultParams()),
+	} {
+		got, err := QRCodeDataURL(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(got, "data:image/png;base64,"))
+		img, err := png.Decode(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := otp.NewKeyFromURL(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := key.Image(QRSize, QRSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff := 0
+		for y := range QRSize {
+			for x := range QRSize {
+				g, _, _, _ := img.At(x, y).RGBA()
+				w, _, _, _ := want.At(x, y).RGBA()
+				if (g == 0) != (w == 0) {
+					diff++
+				}
+			}
+		}
+		if diff != 0 {
+			t.Errorf("%.30q: %d pixels differ from otp.Key.Image", uri, diff)
+		}
+	}
+}
+
+func BenchmarkQRCodeDataURL(b *testing.B) {
+	uri := KeyURI("Latch", "alice@example.com", seedSHA1, DefaultParams())
+	for b.Loop() {
+		if _, err := QRCodeDataURL(uri); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
