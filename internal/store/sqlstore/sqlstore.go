@@ -137,7 +137,10 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		sync = "FULL"
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)"} {
+	// temp_store: each write transaction runs in a savepoint of a group-commit batch (see writer),
+	// and SQLite journals the pages a savepoint changes; that journal spilled to a temporary file,
+	// a pwrite per page inside the one writer. In memory it is a copy.
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + sync + ")", "foreign_keys(1)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	wq := url.Values{}
