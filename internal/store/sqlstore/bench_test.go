@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -87,4 +89,55 @@ func BenchmarkIssueAndConsumeCode(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkLoginWrites is every write of one OTP login, as the server makes them: issue the
+// code (rate-limit count, retire, insert), then use it up and save the session, its refresh
+// token and the user's last_auth in one transaction. IDs and hashes are random, as in the
+// server, so inserts land all over the indexes; on SQLite the transactions of the parallel
+// callers share commits (group commit).
+func BenchmarkLoginWrites(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store) {
+		ctx := context.Background()
+		const users = 5000
+		now := time.Now()
+		ids := make([]string, users)
+		for i := range ids {
+			ids[i] = randomID()
+			u := store.User{ID: ids[i], TenantID: "t", Email: ids[i] + "@bench.test", Status: "Active",
+				Profile: []byte(`{}`), CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
+			if err := s.CreateUser(ctx, u); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var n atomic.Int64
+		b.ResetTimer()
+		b.SetParallelism(32) // as many logins in flight as the server has under `latch bench --concurrency 64`
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				uid := ids[int(n.Add(1))%users]
+				now := time.Now()
+				c := store.Code{ID: randomID(), AppID: "a", UserID: uid, Method: "otp", Channel: "direct", Identifier: uid + "@bench.test",
+					CodeHash: randomID(), Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
+				if err := s.IssueCode(ctx, c, store.RateLimit{Max: 1000, Window: 15 * time.Minute}); err != nil {
+					b.Fatal(err)
+				}
+				sess := store.Session{ID: randomID(), AppID: "a", UserID: uid, ClientID: "c", AMR: []string{"otp"},
+					AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+				rt := store.RefreshToken{Hash: randomID(), SessionID: sess.ID, ClientID: "c", Payload: []byte(`{}`),
+					CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+				guard := store.LoginGuard{CodeID: c.ID, Now: now,
+					Lockout: &store.LockoutCheck{AppID: "a", Method: "otp", Identifier: c.Identifier, Max: 5, Window: 15 * time.Minute}}
+				if err := s.SaveLogin(ctx, sess, true, rt, guard); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
