@@ -238,10 +238,18 @@ func (db *DB) writeRow(ctx context.Context, scan func(*sql.Row) error, q string,
 	return db.tx(ctx, func(t *txn) error { return scan(t.queryRow(ctx, q, args...)) })
 }
 
+// readsRunToTheEnd: on SQLite, reads ignore the cancellation of the request's context. With a
+// cancellable context, database/sql starts a goroutine per query to close its rows on cancel, and
+// the SQLite driver another to interrupt it: two goroutines started and scheduled for every
+// lookup, about 7% of the OTP login throughput on two cores. Every read Latch makes is an indexed
+// lookup or a page with a LIMIT, so finishing one for a client that has gone costs little. (On
+// PostgreSQL the same change measured 15% slower, so reads there keep the request's context.)
+
 // queryRow runs a read on the reader pool.
 func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	q = db.dialect.rebind(q)
 	if db.rStmts != nil {
+		ctx = context.WithoutCancel(ctx) // see readsRunToTheEnd
 		if st, err := db.rStmts.get(ctx, q); err == nil {
 			return st.QueryRowContext(ctx, args...)
 		}
@@ -253,6 +261,7 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	q = db.dialect.rebind(q)
 	if db.rStmts != nil {
+		ctx = context.WithoutCancel(ctx) // see readsRunToTheEnd
 		if st, err := db.rStmts.get(ctx, q); err == nil {
 			return st.QueryContext(ctx, args...)
 		}
