@@ -317,3 +317,23 @@ func TestBenchCodeInText(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchRecordedStep(t *testing.T) {
+	codes := map[int64]string{9: "111111", 10: "222222", 11: "333333", 12: "444444"}
+	codeAt := func(s int64) string { return codes[s] }
+	if got := recordedStep(codeAt, "222222", 10, 10); got != 10 {
+		t.Errorf("no collision: recorded %d, want 10", got)
+	}
+	codes[11] = "222222" // the next step's code is the same: the server records 11
+	if got := recordedStep(codeAt, "222222", 10, 10); got != 11 {
+		t.Errorf("collision with the next step: recorded %d, want 11", got)
+	}
+	codes[12] = "222222" // a boundary passing in flight puts 12 in the server's window too
+	if got := recordedStep(codeAt, "222222", 10, 10); got != 12 {
+		t.Errorf("collision two steps on: recorded %d, want 12", got)
+	}
+	codes[9] = "333333" // an earlier step never counts: the server takes the latest
+	if got := recordedStep(codeAt, "333333", 9, 10); got != 9 {
+		t.Errorf("recorded %d, want 9", got)
+	}
+}
