@@ -6,29 +6,46 @@ import (
 	"time"
 )
 
+// pruneChunk is how many rows one pruning DELETE removes at most. Each chunk is a write
+// transaction of its own, so a large backlog (the first prune after a long stop, say) never holds
+// the SQLite writer, or a savepoint journal in memory, for more than a chunk's worth: logins keep
+// committing between chunks.
+const pruneChunk = 1000
+
 // Prune deletes what can no longer matter at now: codes, challenges, refresh tokens and sessions
 // that expired more than grace ago, lockouts whose window and lock are over, and dev-outbox
-// messages older than outboxAge. Each is one idempotent DELETE, so every node may run it.
+// messages older than outboxAge. Each is an idempotent DELETE in chunks, so every node may run it.
 func (db *DB) Prune(ctx context.Context, now time.Time, grace, outboxAge time.Duration) (int64, error) {
 	before := ms(now.Add(-grace))
 	var total int64
 	for _, q := range []struct {
-		sql  string
-		args []any
+		table, key, where string
+		args              []any
 	}{
-		{`DELETE FROM codes WHERE expires_at < ?`, []any{before}},
-		{`DELETE FROM totp_challenges WHERE expires_at < ?`, []any{before}},
-		{`DELETE FROM refresh_tokens WHERE expires_at < ?`, []any{before}},
-		{`DELETE FROM sessions WHERE expires_at < ?`, []any{before}},
-		{`DELETE FROM lockouts WHERE locked_until < ? AND window_start < ?`, []any{ms(now), before}},
-		{`DELETE FROM outbox WHERE created_at < ?`, []any{ms(now.Add(-outboxAge))}},
+		{"codes", "id", "expires_at < ?", []any{before}},
+		{"totp_challenges", "id", "expires_at < ?", []any{before}},
+		{"refresh_tokens", "token_hash", "expires_at < ?", []any{before}},
+		{"sessions", "id", "expires_at < ?", []any{before}},
+		{"lockouts", "app_id, method, identifier", "locked_until < ? AND window_start < ?", []any{ms(now), before}},
+		{"outbox", "id", "created_at < ?", []any{ms(now.Add(-outboxAge))}},
 	} {
-		res, err := db.exec(ctx, q.sql, q.args...)
-		if err != nil {
-			return total, fmt.Errorf("prune: %w", err)
+		// Portable to both engines: a row-value IN over the key, a LIMITed subquery.
+		stmt := fmt.Sprintf(`DELETE FROM %s WHERE (%s) IN (SELECT %s FROM %s WHERE %s LIMIT %d)`,
+			q.table, q.key, q.key, q.table, q.where, pruneChunk)
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
+			res, err := db.exec(ctx, stmt, q.args...)
+			if err != nil {
+				return total, fmt.Errorf("prune %s: %w", q.table, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < pruneChunk {
+				break
+			}
 		}
-		n, _ := res.RowsAffected()
-		total += n
 	}
 	return total, nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -53,5 +54,50 @@ func testPrune(t *testing.T, s store.Store) {
 	msgs, _ := s.ListOutbox(ctx, "", 10)
 	if len(msgs) != 1 || msgs[0].ID != "m-new" {
 		t.Fatalf("outbox after prune: %+v", msgs)
+	}
+}
+
+// testPruneBacklog: a backlog larger than one pruning chunk is pruned whole (the store deletes in
+// chunks so a big backlog never holds the writer for long), lockouts included, and what is live
+// stays.
+func testPruneBacklog(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	later := t0.Add(20 * 24 * time.Hour)
+	const old = 2500 // more than two chunks of 1,000
+	for i := range old {
+		if err := s.AddOutboxMessage(ctx, store.OutboxMessage{ID: fmt.Sprint("m-old-", i), Channel: "email", To: "a@x.io", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddOutboxMessage(ctx, store.OutboxMessage{ID: "m-new", Channel: "email", To: "a@x.io", CreatedAt: later}); err != nil {
+		t.Fatal(err)
+	}
+	p := store.FailurePolicy{Max: 5, Window: time.Hour, LockFor: time.Hour}
+	for i := range 3 {
+		if _, err := s.RecordFailure(ctx, "app1", "otp", fmt.Sprint("user:old", i), t0, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RecordFailure(ctx, "app1", "otp", "user:live", later, p); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Prune(ctx, later, 24*time.Hour, 7*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != old+3 {
+		t.Errorf("pruned %d rows, want %d messages and 3 lockouts", n, old)
+	}
+	msgs, _ := s.ListOutbox(ctx, "", 10)
+	if len(msgs) != 1 || msgs[0].ID != "m-new" {
+		t.Errorf("outbox after prune: %d messages, first %+v", len(msgs), msgs)
+	}
+	for i := range 3 {
+		if l, err := s.GetLockout(ctx, "app1", "otp", fmt.Sprint("user:old", i)); err != nil || l.Failures != 0 {
+			t.Errorf("old lockout %d kept: %+v, %v", i, l, err)
+		}
+	}
+	if l, err := s.GetLockout(ctx, "app1", "otp", "user:live"); err != nil || l.Failures != 1 {
+		t.Errorf("live lockout: %+v, %v; want 1 failure", l, err)
 	}
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"refresh_rotate_reuse", testRefreshRotate},
 		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
 		{"prune_expired", testPrune},
+		{"prune_backlog_in_chunks", testPruneBacklog},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
