@@ -38,50 +38,41 @@ func scanCode(s scanner) (store.Code, error) {
 // transaction serialized per identifier (SQLite: the single writer; PostgreSQL: an advisory lock).
 func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit) error {
 	now := ms(c.CreatedAt)
-	key := c.AppID + "|" + c.Method + "|" + c.Identifier
-	return db.tx(ctx, func(tx *txn) error {
-		if db.dialect.lockKey != "" {
-			if _, err := tx.exec(ctx, db.dialect.lockKey, key); err != nil {
-				return fmt.Errorf("lock identifier: %w", err)
-			}
-		}
-		// One read counts the identifier's codes, and those sent on this channel within the window.
-		since := now - limit.Window.Milliseconds()
-		var total, recent int
-		var oldest sql.NullInt64
-		err := tx.queryRow(ctx, `SELECT COUNT(*),
-				COALESCE(SUM(CASE WHEN channel = ? AND created_at > ? THEN 1 ELSE 0 END), 0),
-				MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END)
-			FROM codes WHERE app_id = ? AND method = ? AND identifier = ?`,
-			c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier).Scan(&total, &recent, &oldest)
-		if err != nil {
-			return fmt.Errorf("count sends: %w", err)
-		}
+	var first []op
+	if db.dialect.lockKey != "" {
+		first = append(first, op{what: "lock identifier", q: db.dialect.lockKey, args: []any{c.AppID + "|" + c.Method + "|" + c.Identifier}})
+	}
+	// One read counts the identifier's codes, and those sent on this channel within the window.
+	since := now - limit.Window.Milliseconds()
+	var total, recent int
+	var oldest sql.NullInt64
+	first = append(first, op{what: "count sends", q: `SELECT COUNT(*),
+			COALESCE(SUM(CASE WHEN channel = ? AND created_at > ? THEN 1 ELSE 0 END), 0),
+			MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END)
+		FROM codes WHERE app_id = ? AND method = ? AND identifier = ?`,
+		args: []any{c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier},
+		row:  func(scan func(...any) error) error { return scan(&total, &recent, &oldest) }})
+	return db.runSteps(ctx, first, func() ([]op, error) {
 		if limit.Max > 0 && recent >= limit.Max {
-			return &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
+			return nil, &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
 		}
+		var ops []op
 		// Forget codes that can count for nothing any more, so the table stays small; only when
 		// there are enough of them to be worth a write.
 		if total > 2*limit.Max+4 {
 			horizon := now - max(limit.Window, 24*time.Hour).Milliseconds()
-			if _, err := tx.exec(ctx, `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
-				c.AppID, c.Method, c.Identifier, horizon); err != nil {
-				return fmt.Errorf("prune codes: %w", err)
-			}
+			ops = append(ops, op{what: "prune codes", q: `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
+				args: []any{c.AppID, c.Method, c.Identifier, horizon}})
 		}
 		// Retired codes get used_at = -(the new code's created_at), unlike used ones (a positive
 		// time), so withdrawing an undelivered code can give them back.
-		if _, err := tx.exec(ctx, `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
-			-now, c.AppID, c.Method, c.Identifier); err != nil {
-			return fmt.Errorf("retire codes: %w", err)
-		}
-		_, err = tx.exec(ctx, `INSERT INTO codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
-			c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.RequestID, string(c.Payload),
-			c.MaxAttempts, now, ms(c.ExpiresAt))
-		if err != nil {
-			return fmt.Errorf("insert code: %w", err)
-		}
-		return nil
+		return append(ops,
+			op{what: "retire codes", q: `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
+				args: []any{-now, c.AppID, c.Method, c.Identifier}},
+			op{what: "insert code", q: `INSERT INTO codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
+				args: []any{c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.RequestID, string(c.Payload),
+					c.MaxAttempts, now, ms(c.ExpiresAt)}},
+		), nil
 	})
 }
 

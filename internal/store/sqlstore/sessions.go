@@ -11,110 +11,160 @@ import (
 	"github.com/latch-auth/latch/internal/store"
 )
 
-// SaveLogin writes the session, its refresh token and the user's last_auth in one transaction.
+// SaveLogin writes the session, its refresh token and the user's last_auth in one transaction,
+// with what the guard uses up. On SQLite the statements run one by one in the writer; on
+// PostgreSQL they go in one pipelined round trip (see runPipelined).
 func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt store.RefreshToken, guard store.LoginGuard) error {
-	amr, err := json.Marshal(s.AMR)
+	ops, err := loginOps(s, isNew, rt, guard, db.dialect.forUpdate)
 	if err != nil {
 		return err
 	}
+	return db.runSteps(ctx, ops, nil)
+}
+
+// runSteps runs first, then what then decides from first's results, as one write transaction:
+// pipelined on PostgreSQL (runPipelined), one statement at a time in the writer on SQLite.
+func (db *DB) runSteps(ctx context.Context, first []op, then func() ([]op, error)) error {
+	if db.wr == nil {
+		return db.runPipelined(ctx, first, then)
+	}
 	return db.tx(ctx, func(tx *txn) error {
-		if err := useGuard(ctx, tx, guard); err != nil {
+		if err := runOps(ctx, tx, first); err != nil || then == nil {
 			return err
 		}
-		if isNew {
-			if _, err := tx.exec(ctx, `INSERT INTO sessions (id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, s.ID, s.AppID, s.UserID, s.ClientID, string(amr), ms(s.AuthTime), ms(s.CreatedAt), ms(s.ExpiresAt)); err != nil {
-				return fmt.Errorf("insert session: %w", err)
-			}
-		} else {
-			prev, err := json.Marshal(s.PrevAMR)
-			if err != nil {
-				return err
-			}
-			res, err := tx.exec(ctx, `UPDATE sessions SET amr = ?, auth_time = ?, expires_at = ? WHERE id = ? AND ended_at = 0 AND amr = ?`,
-				string(amr), ms(s.AuthTime), ms(s.ExpiresAt), s.ID, string(prev))
-			if err != nil {
-				return fmt.Errorf("update session: %w", err)
-			}
-			if n, err := rowsAffected(res); err != nil || n == 0 {
-				// Gone, ended, or joined by another login meanwhile: tell which.
-				var ended int64
-				switch qerr := tx.queryRow(ctx, `SELECT ended_at FROM sessions WHERE id = ?`, s.ID).Scan(&ended); {
-				case qerr == nil && ended == 0:
-					return store.ErrStale
-				default:
-					return errors.Join(store.ErrNotFound, err)
-				}
-			}
+		more, err := then()
+		if err != nil {
+			return err
 		}
-		if rt.Hash != "" {
-			if err := insertRefresh(ctx, tx, rt); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.exec(ctx, `UPDATE users SET last_auth = ? WHERE id = ?`, ms(s.AuthTime), s.UserID); err != nil {
-			return fmt.Errorf("touch user: %w", err)
-		}
-		return nil
+		return runOps(ctx, tx, more)
 	})
 }
 
-// useGuard runs the guard's conditional UPDATEs; each must change exactly one row.
-func useGuard(ctx context.Context, tx *txn, g store.LoginGuard) error {
-	now := ms(g.Now)
-	one := func(sentinel error, q string, args ...any) error {
-		res, err := tx.exec(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := rowsAffected(res); err != nil || n != 1 {
-			return errors.Join(sentinel, err)
-		}
-		return nil
+// op is one statement of a write transaction and what its result must be.
+type op struct {
+	what string // for errors: "insert session"
+	q    string
+	args []any
+	// one, when not nil, is the error when the statement does not change exactly one row; miss,
+	// when not nil, is asked instead to tell which error (in the open transaction on SQLite,
+	// after the rollback on PostgreSQL; it must only read).
+	one  error
+	miss func(ctx context.Context, queryRow func(q string, args ...any) scanner) error
+	// row, when not nil, is given the scan of the one row the statement returns (sql.ErrNoRows
+	// when there is none) and decides.
+	row func(scan func(dest ...any) error) error
+}
+
+// loginOps are the statements of SaveLogin, in order: the guard's conditional UPDATEs (each must
+// change exactly one row), the lockout check, the session, its refresh token, the user's
+// last_auth.
+func loginOps(s store.Session, isNew bool, rt store.RefreshToken, g store.LoginGuard, forUpdate string) ([]op, error) {
+	amr, err := json.Marshal(s.AMR)
+	if err != nil {
+		return nil, err
 	}
+	now := ms(g.Now)
+	var ops []op
 	if g.CodeID != "" {
-		if err := one(store.ErrUsed, `UPDATE codes SET used_at = ?
-			WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts`, now, g.CodeID, now); err != nil {
-			return err
-		}
+		ops = append(ops, op{what: "use code", one: store.ErrUsed, q: `UPDATE codes SET used_at = ?
+			WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts`, args: []any{now, g.CodeID, now}})
 	}
 	if g.ChallengeID != "" {
-		if err := one(store.ErrChallengeGone, `UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`,
-			now, g.ChallengeID, now); err != nil {
-			return err
-		}
+		ops = append(ops, op{what: "use challenge", one: store.ErrChallengeGone,
+			q: `UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`, args: []any{now, g.ChallengeID, now}})
 	}
 	if g.TOTPID != "" {
-		if err := one(store.ErrUsed, acceptStep, g.TOTPStep, now, g.TOTPID, g.TOTPStep); err != nil {
-			return err
-		}
+		ops = append(ops, op{what: "accept step", one: store.ErrUsed, q: acceptStep, args: []any{g.TOTPStep, now, g.TOTPID, g.TOTPStep}})
 	}
 	if l := g.Lockout; l != nil {
-		var failures int
-		var windowStart, lockedUntil int64
-		err := tx.queryRow(ctx, `SELECT failures, window_start, locked_until FROM lockouts
-			WHERE app_id = ? AND method = ? AND identifier = ?`+tx.d.forUpdate, l.AppID, l.Method, l.Identifier).
-			Scan(&failures, &windowStart, &lockedUntil)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
+		// Refused if locked or at the limit by now; otherwise the failures are forgotten (the
+		// DELETE is undone with everything else when the login is refused).
+		ops = append(ops, op{what: "lockout", q: `SELECT failures, window_start, locked_until FROM lockouts
+			WHERE app_id = ? AND method = ? AND identifier = ?` + forUpdate, args: []any{l.AppID, l.Method, l.Identifier},
+			row: func(scan func(...any) error) error {
+				var failures int
+				var windowStart, lockedUntil int64
+				switch err := scan(&failures, &windowStart, &lockedUntil); {
+				case errors.Is(err, sql.ErrNoRows):
+					return nil
+				case err != nil:
+					return err
+				case lockedUntil > now || (windowStart > now-l.Window.Milliseconds() && failures >= l.Max):
+					return store.ErrLocked
+				}
+				return nil
+			}},
+			op{what: "clear failures", q: `DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`,
+				args: []any{l.AppID, l.Method, l.Identifier}})
+	}
+	if isNew {
+		ops = append(ops, op{what: "insert session", q: `INSERT INTO sessions (id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, args: []any{s.ID, s.AppID, s.UserID, s.ClientID, string(amr), ms(s.AuthTime), ms(s.CreatedAt), ms(s.ExpiresAt)}})
+	} else {
+		prev, err := json.Marshal(s.PrevAMR)
 		if err != nil {
-			return fmt.Errorf("lockout: %w", err)
+			return nil, err
 		}
-		if lockedUntil > now || (windowStart > now-l.Window.Milliseconds() && failures >= l.Max) {
-			return store.ErrLocked
+		ops = append(ops, op{what: "update session", one: store.ErrNotFound,
+			q:    `UPDATE sessions SET amr = ?, auth_time = ?, expires_at = ? WHERE id = ? AND ended_at = 0 AND amr = ?`,
+			args: []any{string(amr), ms(s.AuthTime), ms(s.ExpiresAt), s.ID, string(prev)},
+			miss: func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+				// Gone, ended, or joined by another login meanwhile: tell which.
+				var ended int64
+				if err := queryRow(`SELECT ended_at FROM sessions WHERE id = ?`, s.ID).Scan(&ended); err == nil && ended == 0 {
+					return store.ErrStale
+				}
+				return store.ErrNotFound
+			}})
+	}
+	if rt.Hash != "" {
+		ops = append(ops, op{what: "insert refresh token", q: insertRefreshSQL,
+			args: []any{rt.Hash, rt.SessionID, rt.ClientID, string(rt.Payload), ms(rt.CreatedAt), ms(rt.ExpiresAt)}})
+	}
+	ops = append(ops, op{what: "touch user", q: `UPDATE users SET last_auth = ? WHERE id = ?`, args: []any{ms(s.AuthTime), s.UserID}})
+	return ops, nil
+}
+
+// runOps runs ops one by one in tx, stopping at the first that fails.
+func runOps(ctx context.Context, tx *txn, ops []op) error {
+	for _, o := range ops {
+		if o.row != nil {
+			if err := o.row(tx.queryRow(ctx, o.q, o.args...).Scan); err != nil {
+				return opErr(o, err)
+			}
+			continue
 		}
-		if _, err := tx.exec(ctx, `DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`,
-			l.AppID, l.Method, l.Identifier); err != nil {
-			return fmt.Errorf("clear failures: %w", err)
+		res, err := tx.exec(ctx, o.q, o.args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.what, err)
+		}
+		if o.one != nil {
+			if n, err := rowsAffected(res); err != nil || n != 1 {
+				if o.miss != nil {
+					return o.miss(ctx, func(q string, args ...any) scanner { return tx.queryRow(ctx, q, args...) })
+				}
+				return errors.Join(o.one, err)
+			}
 		}
 	}
 	return nil
 }
 
+// opErr wraps a failure of o, leaving the store's sentinel errors as they are.
+func opErr(o op, err error) error {
+	for _, sentinel := range []error{store.ErrLocked, store.ErrUsed, store.ErrChallengeGone, store.ErrNotFound, store.ErrStale} {
+		if errors.Is(err, sentinel) {
+			return err
+		}
+	}
+	return fmt.Errorf("%s: %w", o.what, err)
+}
+
+const insertRefreshSQL = `INSERT INTO refresh_tokens (token_hash, session_id, client_id, payload, created_at, expires_at, used_at)
+	VALUES (?, ?, ?, ?, ?, ?, 0)`
+
 func insertRefresh(ctx context.Context, tx *txn, rt store.RefreshToken) error {
-	_, err := tx.exec(ctx, `INSERT INTO refresh_tokens (token_hash, session_id, client_id, payload, created_at, expires_at, used_at)
-		VALUES (?, ?, ?, ?, ?, ?, 0)`, rt.Hash, rt.SessionID, rt.ClientID, string(rt.Payload), ms(rt.CreatedAt), ms(rt.ExpiresAt))
+	_, err := tx.exec(ctx, insertRefreshSQL, rt.Hash, rt.SessionID, rt.ClientID, string(rt.Payload), ms(rt.CreatedAt), ms(rt.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert refresh token: %w", err)
 	}

@@ -587,3 +587,41 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 		t.Fatal("the losers presented a rotated token: the session must be ended")
 	}
 }
+
+// testCodesIssueConcurrentLimit: concurrent sends to one identifier respect the send limit
+// exactly: the count and the insert are one transaction serialized per identifier, however the
+// engine sends its statements.
+func testCodesIssueConcurrentLimit(t *testing.T, s store.Store) {
+	limit := store.RateLimit{Max: 3, Window: 15 * time.Minute}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	sent, limited := 0, 0
+	var other []error
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newCode(fmt.Sprint("cc", i), fmt.Sprint("hcc", i), t0.Add(time.Duration(i)*time.Millisecond))
+			err := s.IssueCode(context.Background(), c, limit)
+			var rl *store.RateLimitedError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				sent++
+			case errors.As(err, &rl):
+				limited++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if sent != limit.Max || limited != 20-limit.Max || len(other) > 0 {
+		t.Fatalf("%d sent, %d limited, errors %v; want exactly %d sent", sent, limited, other, limit.Max)
+	}
+	// The newest code is usable.
+	if _, err := s.LatestCode(context.Background(), "app1", "otp", "user:u1"); err != nil {
+		t.Fatal(err)
+	}
+}

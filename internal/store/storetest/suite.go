@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"codes_issue_prunes_old", testCodesIssuePrunes},
 		{"codes_consume_once", testCodesConsume},
 		{"codes_consume_concurrent", testCodesConsumeConcurrent},
+		{"codes_issue_concurrent_limit", testCodesIssueConcurrentLimit},
 		{"codes_consume_by_hash", testCodesConsumeByHash},
 		{"lockouts_window_lock_restart", testLockouts},
 		{"lockouts_concurrent_failures", testLockoutsConcurrent},
