@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -213,30 +212,9 @@ func testCodesConsumeConcurrent(t *testing.T, s store.Store) {
 			func() error { _, err := s.ConsumeCode(ctx, id, t0); return err },
 			func() error { _, err := s.ConsumeCodeByHash(ctx, "link", "hl"+id, t0); return err },
 		} {
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			wins, used := 0, 0
-			var other []error
-			for range 20 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					err := consume()
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						wins++
-					case errors.Is(err, store.ErrUsed):
-						used++
-					default:
-						other = append(other, err)
-					}
-				}()
-			}
-			wg.Wait()
-			if wins != 1 || used != 19 || len(other) > 0 {
-				t.Fatalf("round %d: %d wins, %d refused, errors %v; want exactly one win", round, wins, used, other)
+			r := concurrently(20, is(store.ErrUsed), func(int) error { return consume() })
+			if r.ok != 1 || r.refused != 19 || len(r.other) > 0 {
+				t.Fatalf("round %d: %d wins, %d refused, errors %v; want exactly one win", round, r.ok, r.refused, r.other)
 			}
 		}
 	}
@@ -334,20 +312,11 @@ func testLockouts(t *testing.T, s store.Store) {
 func testLockoutsConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	p := store.FailurePolicy{Max: 100, Window: time.Hour, LockFor: time.Hour}
-	var wg sync.WaitGroup
-	errs := make(chan error, 30)
-	for range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", t0, p); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	r := concurrently(30, nil, func(int) error {
+		_, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", t0, p)
+		return err
+	})
+	for _, err := range r.other {
 		t.Fatal(err)
 	}
 	if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l.Failures != 30 {
@@ -558,30 +527,12 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	sessionUsers(t, s)
 	mustSaveLogin(t, s, newSession("s1", "u1", t0), true, newRefresh("r0", "s1", t0))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins, reused := 0, 0
-	var other []error
-	for i := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: fmt.Sprintf("n%d", i), ClientID: "c1", ExpiresAt: t0.Add(time.Hour)}, t0)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, store.ErrReused):
-				reused++
-			default:
-				other = append(other, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 || reused != 9 || len(other) > 0 {
-		t.Fatalf("%d wins, %d reused, errors %v; want exactly one win", wins, reused, other)
+	r := concurrently(10, is(store.ErrReused), func(i int) error {
+		_, _, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: fmt.Sprintf("n%d", i), ClientID: "c1", ExpiresAt: t0.Add(time.Hour)}, t0)
+		return err
+	})
+	if r.ok != 1 || r.refused != 9 || len(r.other) > 0 {
+		t.Fatalf("%d wins, %d reused, errors %v; want exactly one win", r.ok, r.refused, r.other)
 	}
 	if ok, _ := s.SessionLive(ctx, "s1", t0); ok {
 		t.Fatal("the losers presented a rotated token: the session must be ended")
@@ -593,32 +544,13 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 // engine sends its statements.
 func testCodesIssueConcurrentLimit(t *testing.T, s store.Store) {
 	limit := store.RateLimit{Max: 3, Window: 15 * time.Minute}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	sent, limited := 0, 0
-	var other []error
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := newCode(fmt.Sprint("cc", i), fmt.Sprint("hcc", i), t0.Add(time.Duration(i)*time.Millisecond))
-			err := s.IssueCode(context.Background(), c, limit)
-			var rl *store.RateLimitedError
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				sent++
-			case errors.As(err, &rl):
-				limited++
-			default:
-				other = append(other, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if sent != limit.Max || limited != 20-limit.Max || len(other) > 0 {
-		t.Fatalf("%d sent, %d limited, errors %v; want exactly %d sent", sent, limited, other, limit.Max)
+	var rl *store.RateLimitedError
+	r := concurrently(20, func(err error) bool { return errors.As(err, &rl) }, func(i int) error {
+		c := newCode(fmt.Sprint("cc", i), fmt.Sprint("hcc", i), t0.Add(time.Duration(i)*time.Millisecond))
+		return s.IssueCode(context.Background(), c, limit)
+	})
+	if r.ok != limit.Max || r.refused != 20-limit.Max || len(r.other) > 0 {
+		t.Fatalf("%d sent, %d limited, errors %v; want exactly %d sent", r.ok, r.refused, r.other, limit.Max)
 	}
 	// The newest code is usable.
 	if _, err := s.LatestCode(context.Background(), "app1", "otp", "user:u1"); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,30 +181,9 @@ func testTOTPAcceptStepConcurrent(t *testing.T, s store.Store) {
 	totpUsers(t, s)
 	mustAddTOTP(t, s, newTOTP("a", "app1", "u1", t0, true), store.TOTPLimit{Max: 5})
 	for round, step := range []int64{1000, 1001, 1003} {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		wins, used := 0, 0
-		var other []error
-		for range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := s.AcceptTOTPStep(ctx, "a", step, t0, "")
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					wins++
-				case errors.Is(err, store.ErrUsed):
-					used++
-				default:
-					other = append(other, err)
-				}
-			}()
-		}
-		wg.Wait()
-		if wins != 1 || used != 19 || len(other) > 0 {
-			t.Fatalf("round %d: %d wins, %d refused, errors %v; want exactly one win", round, wins, used, other)
+		r := concurrently(20, is(store.ErrUsed), func(int) error { return s.AcceptTOTPStep(ctx, "a", step, t0, "") })
+		if r.ok != 1 || r.refused != 19 || len(r.other) > 0 {
+			t.Fatalf("round %d: %d wins, %d refused, errors %v; want exactly one win", round, r.ok, r.refused, r.other)
 		}
 	}
 }
@@ -347,23 +325,9 @@ func testTOTPChallenges(t *testing.T, s store.Store) {
 	if err := s.AddTOTPChallenge(ctx, ch("c3", "h3", now)); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for i := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.AcceptTOTPStep(ctx, "a", int64(100+i), now, "c3"); err == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 {
-		t.Fatalf("%d concurrent consumers of one challenge won, want 1", wins)
+	r := concurrently(10, nil, func(i int) error { return s.AcceptTOTPStep(ctx, "a", int64(100+i), now, "c3") })
+	if r.ok != 1 {
+		t.Fatalf("%d concurrent consumers of one challenge won, want 1", r.ok)
 	}
 	// Adding a challenge prunes the dead ones.
 	if err := s.AddTOTPChallenge(ctx, ch("c4", "h4", t0.Add(time.Hour))); err != nil {
