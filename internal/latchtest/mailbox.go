@@ -42,17 +42,25 @@ func StartMailbox(t testing.TB) *Mailbox {
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) {
 		return &smtpSession{mb: mb}, nil
 	}))
-	srv.Domain = "localhost"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	host, port, _ := net.SplitHostPort(l.Addr().String())
-	mb.Host = host
-	mb.Port, _ = strconv.Atoi(port)
+	mb.Host, mb.Port = ServeSMTP(t, srv, l)
+	return mb
+}
+
+// ServeSMTP serves srv on l until the test ends, and returns l's host and port. It sets what
+// every test server wants (domain localhost, 10 s timeouts, no error log); the caller sets the
+// rest (TLS, auth) before.
+func ServeSMTP(t testing.TB, srv *gosmtp.Server, l net.Listener) (host string, port int) {
+	t.Helper()
+	srv.Domain = "localhost"
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	h, p, _ := net.SplitHostPort(l.Addr().String())
+	port, _ = strconv.Atoi(p)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -60,10 +68,10 @@ func StartMailbox(t testing.TB) *Mailbox {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
-		_ = l.Close()
+		_ = l.Close() // Serve may not have registered l with srv yet
 		<-done
 	})
-	return mb
+	return h, port
 }
 
 // Messages returns the accepted messages, oldest first.

@@ -9,16 +9,16 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"log"
 	"math/big"
 	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/latch-auth/latch/internal/latchtest"
 )
 
 // testServerOptions shapes the in-process SMTP server.
@@ -59,12 +59,8 @@ func startServer(t *testing.T, opts testServerOptions) *testServer {
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(func(c *gosmtp.Conn) (gosmtp.Session, error) {
 		return &session{ts: ts, conn: c}, nil
 	}))
-	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
 	srv.TLSConfig = opts.tlsConfig
-	srv.ErrorLog = log.New(io.Discard, "", 0)
 
 	var l net.Listener
 	var err error
@@ -76,19 +72,7 @@ func startServer(t *testing.T, opts testServerOptions) *testServer {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	host, port, _ := net.SplitHostPort(l.Addr().String())
-	ts.host = host
-	ts.port, _ = strconv.Atoi(port)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(l)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		_ = l.Close() // Serve may not have registered l with srv yet
-		<-done
-	})
+	ts.host, ts.port = latchtest.ServeSMTP(t, srv, l)
 	return ts
 }
 
