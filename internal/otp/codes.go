@@ -72,13 +72,11 @@ func (c *Codes) hash(method, identifier, code string) string {
 }
 
 // Issue creates a code: numeric of the app's length for OTP, 256 random bits otherwise. It
-// refuses a locked identifier (403) and one over the send rate limit (429).
+// refuses a locked identifier (403) and one over the send rate limit (429), both checked in the
+// store's issuing transaction.
 func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	now := c.clock.Now()
 	s := in.App.Settings
-	if _, err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now); err != nil {
-		return Issued{}, err
-	}
 	var code string
 	ttl := in.TTL
 	hashIdentifier := ""
@@ -109,6 +107,9 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	}
 	err := c.store.IssueCode(ctx, row, store.RateLimit{Max: s.SendLimit, Window: time.Duration(s.SendWindowMinutes) * time.Minute})
 	var limited *store.RateLimitedError
+	if errors.Is(err, store.ErrLocked) {
+		return Issued{}, apierr.Locked("One time code invalid due to multiple failed attempts")
+	}
 	if errors.As(err, &limited) {
 		c.log.Warn("send rate limited", "app_id", in.App.ID, "method", in.Method, "channel", in.Channel)
 		return Issued{}, apierr.RateLimited(int(math.Ceil(limited.RetryAfter.Seconds())))
@@ -117,18 +118,6 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 		return Issued{}, fmt.Errorf("issue code: %w", err)
 	}
 	return out, nil
-}
-
-// checkLock refuses a locked identifier and returns its failure state.
-func (c *Codes) checkLock(ctx context.Context, appID, method, identifier string, now time.Time) (store.Lockout, error) {
-	l, err := c.store.GetLockout(ctx, appID, method, identifier)
-	if err != nil {
-		return l, fmt.Errorf("lockout: %w", err)
-	}
-	if l.LockedUntil.After(now) {
-		return l, apierr.Locked("One time code invalid due to multiple failed attempts")
-	}
-	return l, nil
 }
 
 // Check is a code presented for verification.
@@ -148,20 +137,19 @@ type Check struct {
 // Succeeded once the login is saved.
 func (c *Codes) Check(ctx context.Context, in Check) (store.Code, store.Lockout, error) {
 	now := c.clock.Now()
-	lock, err := c.checkLock(ctx, in.App.ID, in.Method, in.Identifier, now)
-	if err != nil {
-		return store.Code{}, lock, err
+	row, lock, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Code{}, lock, fmt.Errorf("latest code: %w", err)
 	}
-	row, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
+	if lock.LockedUntil.After(now) {
+		return store.Code{}, lock, apierr.Locked("One time code invalid due to multiple failed attempts")
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// No live code: nothing can be guessed, so this is not counted as a failed attempt.
 		// Counting it would let the losers of a race for one code, or a replay of a used code,
 		// lock out the user who has just logged in.
 		c.metrics.Login(in.Method, "failed")
 		return store.Code{}, lock, apierr.InvalidCredentials("Invalid passcode")
-	}
-	if err != nil {
-		return store.Code{}, lock, fmt.Errorf("latest code: %w", err)
 	}
 	if !secret.Equal(row.CodeHash, c.hash(in.Method, in.Identifier, in.Code)) {
 		return store.Code{}, lock, c.fail(ctx, in, row.ID, now)

@@ -42,7 +42,7 @@ func TestFailedDeliveryWithdrawsTheCode(t *testing.T) {
 				t.Fatalf("send %d while the provider is down: %d %s", i, r.Status, r.Body)
 			}
 		}
-		if _, err := a.Store.LatestCode(context.Background(), a.App.ID, "otp", "user:"+uid); err == nil {
+		if _, _, err := a.Store.LatestCode(context.Background(), a.App.ID, "otp", "user:"+uid); err == nil {
 			t.Fatal("an undelivered code was left in the store")
 		}
 		sender.down.Store(false)

@@ -59,13 +59,16 @@ type FailurePolicy struct {
 type Codes interface {
 	// IssueCode inserts c after checking the send rate limit for (app, method, identifier, channel)
 	// and retiring every unused code of (app, method, identifier), all in one transaction that
-	// holds across nodes. It returns *RateLimitedError when the limit is reached.
+	// holds across nodes. It returns *RateLimitedError when the limit is reached, and ErrLocked
+	// when the identifier is locked at c.CreatedAt.
 	IssueCode(ctx context.Context, c Code, limit RateLimit) error
 	// DeleteCode removes a code whose delivery failed, and makes usable again the codes that
 	// issuing it retired.
 	DeleteCode(ctx context.Context, id string) error
-	// LatestCode returns the newest code of (app, method, identifier) that is not used.
-	LatestCode(ctx context.Context, appID, method, identifier string) (Code, error)
+	// LatestCode returns the newest code of (app, method, identifier) that is not used, and the
+	// identifier's failure state (as GetLockout), in one read. With no such code it returns
+	// ErrNotFound and still the failure state.
+	LatestCode(ctx context.Context, appID, method, identifier string) (Code, Lockout, error)
 	// ConsumeCode marks code id used at now — if it is unused, unexpired and under its attempt
 	// limit — in one conditional statement, and returns it; ErrUsed when another request won.
 	ConsumeCode(ctx context.Context, id string, now time.Time) (Code, error)

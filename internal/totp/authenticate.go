@@ -81,11 +81,14 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 		return session.Tokens{}, errUserNotActive()
 	}
 	now := s.clock.Now()
-	_, err = s.checkLock(ctx, a, u.ID, now)
+	all, lock, err := s.store.LoginTOTPs(ctx, a.ID, u.ID, Method, lockKey(u.ID))
 	if err != nil {
+		return session.Tokens{}, fmt.Errorf("list authenticators: %w", err)
+	}
+	if err := s.refuseLocked(a, u.ID, lock, now); err != nil {
 		return session.Tokens{}, err
 	}
-	auths, err := s.activeAuthenticators(ctx, a, u.ID)
+	auths, err := active(all)
 	if err != nil {
 		return session.Tokens{}, err
 	}
@@ -146,6 +149,11 @@ func (s *Service) activeAuthenticators(ctx context.Context, a app.App, userID st
 	if err != nil {
 		return nil, fmt.Errorf("list authenticators: %w", err)
 	}
+	return active(all)
+}
+
+// active keeps the active authenticators of all, or is the 404 when there are none.
+func active(all []store.TOTPAuthenticator) ([]store.TOTPAuthenticator, error) {
 	active := all[:0]
 	for _, t := range all {
 		if t.Active() {

@@ -39,7 +39,6 @@ const ChallengeDigits = 6
 // shares with the one-time codes.
 type Store interface {
 	store.TOTPs
-	GetLockout(ctx context.Context, appID, method, identifier string) (store.Lockout, error)
 	RecordFailure(ctx context.Context, appID, method, identifier string, now time.Time, p store.FailurePolicy) (store.Lockout, error)
 	ClearFailures(ctx context.Context, appID, method, identifier string) error
 }
@@ -191,18 +190,14 @@ func (s *Service) activeUser(ctx context.Context, userID string) (store.User, er
 // lockKey is the identifier TOTP failures are counted under: the user, like OTP's.
 func lockKey(userID string) string { return otp.UserKey(userID) }
 
-// checkLock refuses a locked user and returns the current failure count.
-func (s *Service) checkLock(ctx context.Context, a app.App, userID string, now time.Time) (store.Lockout, error) {
-	l, err := s.store.GetLockout(ctx, a.ID, Method, lockKey(userID))
-	if err != nil {
-		return l, fmt.Errorf("lockout: %w", err)
-	}
+// refuseLocked refuses a user whose failure state l is locked at now.
+func (s *Service) refuseLocked(a app.App, userID string, l store.Lockout, now time.Time) error {
 	if l.LockedUntil.After(now) {
 		s.metrics.Login(Method, "locked")
 		s.log.Warn("totp login refused: locked", "app_id", a.ID, "user_id", userID, "method", Method)
-		return l, errLocked()
+		return errLocked()
 	}
-	return l, nil
+	return nil
 }
 
 // fail counts a wrong code toward the lockout (same policy as OTP) and returns the caller's error.

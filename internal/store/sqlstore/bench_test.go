@@ -79,7 +79,7 @@ func BenchmarkIssueAndConsumeCode(b *testing.B) {
 				if err := s.IssueCode(ctx, c, store.RateLimit{Max: 5, Window: 15 * time.Minute}); err != nil {
 					b.Fatal(err)
 				}
-				latest, err := s.LatestCode(ctx, "a", "otp", ident)
+				latest, _, err := s.LatestCode(ctx, "a", "otp", ident)
 				if err != nil {
 					b.Fatal(err)
 				}

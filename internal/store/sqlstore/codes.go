@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latch-auth/latch/internal/store"
@@ -34,25 +35,31 @@ func scanCode(s scanner) (store.Code, error) {
 	return c, nil
 }
 
-// IssueCode checks the send rate limit, retires older unused codes and inserts c, in one
-// transaction serialized per identifier (SQLite: the single writer; PostgreSQL: an advisory lock).
+// IssueCode checks the identifier's lock and send rate limit, retires older unused codes and
+// inserts c, in one transaction serialized per identifier (SQLite: the single writer; PostgreSQL: an advisory lock).
 func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit) error {
 	now := ms(c.CreatedAt)
 	var first []op
 	if db.dialect.lockKey != "" {
 		first = append(first, op{what: "lock identifier", q: db.dialect.lockKey, args: []any{c.AppID + "|" + c.Method + "|" + c.Identifier}})
 	}
-	// One read counts the identifier's codes, and those sent on this channel within the window.
+	// One read tells whether the identifier is locked, and counts its codes and those sent on
+	// this channel within the window.
 	since := now - limit.Window.Milliseconds()
 	var total, recent int
 	var oldest sql.NullInt64
+	var lockedUntil int64
 	first = append(first, op{what: "count sends", q: `SELECT COUNT(*),
 			COALESCE(SUM(CASE WHEN channel = ? AND created_at > ? THEN 1 ELSE 0 END), 0),
-			MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END)
+			MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END),
+			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0)
 		FROM codes WHERE app_id = ? AND method = ? AND identifier = ?`,
-		args: []any{c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier},
-		row:  func(scan func(...any) error) error { return scan(&total, &recent, &oldest) }})
+		args: []any{c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier},
+		row:  func(scan func(...any) error) error { return scan(&total, &recent, &oldest, &lockedUntil) }})
 	return db.runSteps(ctx, first, func() ([]op, error) {
+		if lockedUntil > now {
+			return nil, store.ErrLocked
+		}
 		if limit.Max > 0 && recent >= limit.Max {
 			return nil, &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
 		}
@@ -99,11 +106,40 @@ func (db *DB) DeleteCode(ctx context.Context, id string) error {
 	})
 }
 
-// LatestCode returns the newest unused code of an identifier for a method.
-func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) (store.Code, error) {
-	return scanCode(db.queryRow(ctx, `SELECT `+codeColumns+` FROM codes
-		WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0 ORDER BY created_at DESC LIMIT 1`, appID, method, identifier))
+// LatestCode returns the newest unused code of an identifier for a method, with the
+// identifier's failure state joined in: one read where a login check used to make two.
+func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) (store.Code, store.Lockout, error) {
+	var l store.Lockout
+	var until int64
+	c, err := scanCode(scanPlus(db.queryRow(ctx, `SELECT `+prefixed("c.", codeColumns)+`, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
+		FROM codes c LEFT JOIN lockouts l ON l.app_id = c.app_id AND l.method = c.method AND l.identifier = c.identifier
+		WHERE c.app_id = ? AND c.method = ? AND c.identifier = ? AND c.used_at = 0 ORDER BY c.created_at DESC LIMIT 1`,
+		appID, method, identifier), &l.Failures, &until))
+	if errors.Is(err, store.ErrNotFound) {
+		// No code to check (rare on the login path): the failure state still decides between
+		// "locked" and "invalid passcode".
+		if l, err = db.GetLockout(ctx, appID, method, identifier); err != nil {
+			return c, l, err
+		}
+		return c, l, store.ErrNotFound
+	}
+	l.LockedUntil = fromMS(until)
+	return c, l, err
 }
+
+// prefixed qualifies each column of a comma-separated list: prefixed("c.", "a, b") is "c.a, c.b".
+func prefixed(prefix, columns string) string {
+	return prefix + strings.ReplaceAll(columns, ", ", ", "+prefix)
+}
+
+// scanPlus is s with more destinations scanned after the caller's.
+func scanPlus(s scanner, more ...any) scanner {
+	return scanFunc(func(dest ...any) error { return s.Scan(append(dest, more...)...) })
+}
+
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // ConsumeCode marks a code used in one conditional UPDATE; of concurrent callers exactly one wins.
 func (db *DB) ConsumeCode(ctx context.Context, id string, now time.Time) (store.Code, error) {

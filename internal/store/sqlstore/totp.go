@@ -110,10 +110,38 @@ func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTP
 	if err != nil {
 		return nil, fmt.Errorf("list authenticators: %w", err)
 	}
+	return scanTOTPs(rows, nil)
+}
+
+// LoginTOTPs is ListTOTPs with the identifier's failure state joined onto every row: one read
+// where a TOTP login used to make two.
+func (db *DB) LoginTOTPs(ctx context.Context, appID, userID, method, identifier string) ([]store.TOTPAuthenticator, store.Lockout, error) {
+	var l store.Lockout
+	var until int64
+	rows, err := db.query(ctx, `SELECT `+prefixed("t.", totpColumns)+`, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
+		FROM totp_authenticators t LEFT JOIN lockouts l ON l.app_id = t.app_id AND l.method = ? AND l.identifier = ?
+		WHERE t.app_id = ? AND t.user_id = ? AND t.revoked_at = 0 ORDER BY t.created_at, t.id`, method, identifier, appID, userID)
+	if err != nil {
+		return nil, l, fmt.Errorf("list authenticators: %w", err)
+	}
+	list, err := scanTOTPs(rows, []any{&l.Failures, &until})
+	if err != nil {
+		return nil, l, err
+	}
+	if len(list) == 0 { // no row to carry it (rare on the login path)
+		l, err = db.GetLockout(ctx, appID, method, identifier)
+		return nil, l, err
+	}
+	l.LockedUntil = fromMS(until)
+	return list, l, nil
+}
+
+// scanTOTPs reads and closes rows of authenticators, each followed by the columns of more.
+func scanTOTPs(rows *sql.Rows, more []any) ([]store.TOTPAuthenticator, error) {
 	defer rows.Close()
 	var out []store.TOTPAuthenticator
 	for rows.Next() {
-		a, err := scanTOTP(rows)
+		a, err := scanTOTP(scanPlus(rows, more...))
 		if err != nil {
 			return nil, err
 		}

@@ -31,7 +31,7 @@ func mustIssue(t *testing.T, s store.Store, c store.Code, l store.RateLimit) {
 
 func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	if _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no code yet: %v", err)
 	}
 	c := newCode("c1", "h1", t0)
@@ -41,17 +41,17 @@ func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
 	anon.UserID, anon.Identifier, anon.Channel = "", "email:new@example.com", "direct"
 	mustIssue(t, s, anon, noLimit)
 
-	got, err := s.LatestCode(ctx, "app1", "otp", "user:u1")
+	got, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1")
 	want := c
 	want.Payload = []byte(`{"channel":"email"}`)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("LatestCode = %+v, %v\nwant %+v", got, err, want)
 	}
-	if got, err := s.LatestCode(ctx, "app1", "otp", "email:new@example.com"); err != nil || got.ID != "c2" || got.UserID != "" {
+	if got, _, err := s.LatestCode(ctx, "app1", "otp", "email:new@example.com"); err != nil || got.ID != "c2" || got.UserID != "" {
 		t.Fatalf("code without a user: %+v %v", got, err)
 	}
 	for _, miss := range [][3]string{{"app2", "otp", "user:u1"}, {"app1", "link", "user:u1"}, {"app1", "otp", "user:u2"}} {
-		if _, err := s.LatestCode(ctx, miss[0], miss[1], miss[2]); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.LatestCode(ctx, miss[0], miss[1], miss[2]); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("LatestCode%v: %v", miss, err)
 		}
 	}
@@ -61,6 +61,57 @@ func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
 	if _, err := s.FindCodeByHash(ctx, "link", "h1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("FindCodeByHash of another method: %v", err)
 	}
+}
+
+// testCodesLockedIdentifier: LatestCode reports the identifier's failure state with its code,
+// and without one; IssueCode refuses a locked identifier and writes nothing, until the lock ends.
+func testCodesLockedIdentifier(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := store.FailurePolicy{Max: 2, Window: 10 * time.Minute, LockFor: 15 * time.Minute}
+	mustIssue(t, s, newCode("c1", "h1", t0), noLimit)
+	if _, l, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || l != (store.Lockout{}) {
+		t.Fatalf("no failures yet: %+v %v", l, err)
+	}
+	if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", t0, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, l, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c1" || l.Failures != 1 || !l.LockedUntil.IsZero() {
+		t.Fatalf("one failure: %q %+v %v", got.ID, l, err)
+	}
+	lockAt := t0.Add(time.Minute)
+	if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", lockAt, p); err != nil {
+		t.Fatal(err)
+	}
+	until := lockAt.Add(15 * time.Minute)
+	if got, l, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c1" || l.Failures != 2 || !l.LockedUntil.Equal(until) {
+		t.Fatalf("locked: %q %+v %v", got.ID, l, err)
+	}
+	// Another identifier's lock is not joined in.
+	other := newCode("o1", "ho", t0)
+	other.Identifier = "user:u2"
+	mustIssue(t, s, other, noLimit)
+	if _, l, err := s.LatestCode(ctx, "app1", "otp", "user:u2"); err != nil || l != (store.Lockout{}) {
+		t.Fatalf("user:u2 got user:u1's lock: %+v %v", l, err)
+	}
+
+	if err := s.IssueCode(ctx, newCode("c2", "h2", lockAt.Add(time.Minute)), noLimit); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("issue to a locked identifier: %v, want ErrLocked", err)
+	}
+	if _, err := s.FindCodeByHash(ctx, "otp", "h2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused send was stored: %v", err)
+	}
+	if got, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c1" {
+		t.Fatalf("a refused send retired the live code: %q %v", got.ID, err)
+	}
+	// Without a live code the failure state still comes back, with ErrNotFound.
+	if _, err := s.ConsumeCode(ctx, "c1", lockAt); err != nil {
+		t.Fatal(err)
+	}
+	if _, l, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) || !l.LockedUntil.Equal(until) {
+		t.Fatalf("no live code: %+v %v", l, err)
+	}
+	// Once the lock has ended, sends go through again.
+	mustIssue(t, s, newCode("c3", "h3", until), noLimit)
 }
 
 func testCodesIssueRetiresPrevious(t *testing.T, s store.Store) {
@@ -73,7 +124,7 @@ func testCodesIssueRetiresPrevious(t *testing.T, s store.Store) {
 	sms.Channel = "sms"
 	mustIssue(t, s, sms, noLimit)
 
-	if got, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c2" {
+	if got, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c2" {
 		t.Fatalf("latest after a new send: %+v %v", got, err)
 	}
 	old, err := s.FindCodeByHash(ctx, "otp", "h1")
@@ -104,7 +155,7 @@ func testCodesIssueRateLimit(t *testing.T, s store.Store) {
 	if _, err := s.FindCodeByHash(ctx, "otp", "h3"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused send was stored: %v", err)
 	}
-	if got, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.ID != "c2" {
+	if got, _, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.ID != "c2" {
 		t.Fatalf("a refused send retired the live code: latest %q", got.ID)
 	}
 	// Other channels, identifiers and apps have their own count.
@@ -164,7 +215,7 @@ func testCodesConsume(t *testing.T, s store.Store) {
 	if _, err := s.ConsumeCode(ctx, "c1", now); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("second consume: %v", err)
 	}
-	if _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a used code is still the latest: %v", err)
 	}
 	if _, err := s.ConsumeCode(ctx, "missing", now); !errors.Is(err, store.ErrUsed) {
@@ -179,7 +230,7 @@ func testCodesConsume(t *testing.T, s store.Store) {
 			t.Fatalf("RecordCodeFailure %d = %d, %v", i, n, err)
 		}
 		if i == 4 {
-			if got, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.Attempts != 4 {
+			if got, _, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.Attempts != 4 {
 				t.Fatalf("attempts = %d", got.Attempts)
 			}
 		}
@@ -553,7 +604,7 @@ func testCodesIssueConcurrentLimit(t *testing.T, s store.Store) {
 		t.Fatalf("%d sent, %d limited, errors %v; want exactly %d sent", r.ok, r.refused, r.other, limit.Max)
 	}
 	// The newest code is usable.
-	if _, err := s.LatestCode(context.Background(), "app1", "otp", "user:u1"); err != nil {
+	if _, _, err := s.LatestCode(context.Background(), "app1", "otp", "user:u1"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -371,5 +372,40 @@ func testTOTPDeletedWithUser(t *testing.T, s store.Store) {
 	// An authenticator of an unknown user is refused.
 	if _, err := s.AddTOTP(ctx, newTOTP("x", "app1", "ghost", t0, true), store.TOTPLimit{Max: 5}); err == nil {
 		t.Fatal("authenticator of a missing user accepted")
+	}
+}
+
+// testTOTPLoginList: LoginTOTPs is ListTOTPs with the identifier's failure state, also when the
+// user has no authenticator.
+func testTOTPLoginList(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	totpUsers(t, s)
+	p := store.FailurePolicy{Max: 1, Window: 10 * time.Minute, LockFor: 15 * time.Minute}
+	if list, l, err := s.LoginTOTPs(ctx, "app1", "u1", "totp", "user:u1"); err != nil || len(list) != 0 || l != (store.Lockout{}) {
+		t.Fatalf("nothing yet: %v %+v %v", list, l, err)
+	}
+	if _, err := s.RecordFailure(ctx, "app1", "totp", "user:u1", t0, p); err != nil {
+		t.Fatal(err)
+	}
+	until := t0.Add(15 * time.Minute)
+	if list, l, err := s.LoginTOTPs(ctx, "app1", "u1", "totp", "user:u1"); err != nil || len(list) != 0 || l.Failures != 1 || !l.LockedUntil.Equal(until) {
+		t.Fatalf("locked, no authenticator: %v %+v %v", list, l, err)
+	}
+	mustAddTOTP(t, s, newTOTP("t1", "app1", "u1", t0, true), store.TOTPLimit{Max: 5})
+	mustAddTOTP(t, s, newTOTP("t2", "app1", "u1", t0.Add(time.Second), false), store.TOTPLimit{Max: 5})
+	mustAddTOTP(t, s, newTOTP("t3", "app1", "u2", t0, true), store.TOTPLimit{Max: 5})
+	want, err := s.ListTOTPs(ctx, "app1", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, l, err := s.LoginTOTPs(ctx, "app1", "u1", "totp", "user:u1")
+	if err != nil || !reflect.DeepEqual(list, want) || len(list) != 2 || l.Failures != 1 || !l.LockedUntil.Equal(until) {
+		t.Fatalf("LoginTOTPs = %v %+v %v\nwant %v", list, l, err, want)
+	}
+	// Another method's or user's failures are not joined in.
+	for _, k := range [][2]string{{"otp", "user:u1"}, {"totp", "user:u2"}} {
+		if _, l, err := s.LoginTOTPs(ctx, "app1", "u1", k[0], k[1]); err != nil || l != (store.Lockout{}) {
+			t.Fatalf("%v: %+v %v", k, l, err)
+		}
 	}
 }
