@@ -28,7 +28,7 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 	next := secret.NewToken()
 	rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, next), ClientID: clientID, CreatedAt: now,
 		ExpiresAt: now.Add(time.Duration(a.Settings.RefreshTokenTTLSeconds) * time.Second)}
-	old, sess, err := s.store.RotateRefreshToken(ctx, s.box.Hash(refreshPurpose, refreshToken), rt, now)
+	old, sess, u, err := s.store.RotateRefreshToken(ctx, s.box.Hash(refreshPurpose, refreshToken), rt, now)
 	switch {
 	case errors.Is(err, store.ErrReused):
 		s.log.Warn("refresh token reuse: session revoked", "client_id", clientID)
@@ -42,10 +42,6 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 	}
 	var p refreshPayload
 	json.Unmarshal(old.Payload, &p)
-	u, err := s.store.GetUser(ctx, sess.UserID)
-	if err != nil {
-		return Tokens{}, fmt.Errorf("refresh: user: %w", err)
-	}
 	if sess.AppID != a.ID {
 		return Tokens{}, errInvalidRefresh()
 	}

@@ -165,7 +165,9 @@ type Sessions interface {
 	// SessionLive reports whether the session exists, is not ended and not expired at now.
 	SessionLive(ctx context.Context, id string, now time.Time) (bool, error)
 	// RotateRefreshToken marks the token with oldHash (issued to next.ClientID) used and stores
-	// next in one transaction, extending the session to next.ExpiresAt. A token already used ends its session and returns ErrReused; unknown or expired tokens
-	// return ErrNotFound.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, Session, error)
+	// next in one transaction, extending the session to next.ExpiresAt, and returns the old
+	// token, the session and its user. A token already used ends its session and returns
+	// ErrReused; unknown or expired tokens, and those of an ended session, return ErrNotFound; a
+	// user who may not log in, ErrUserNotActive. Refused rotations change nothing.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, Session, User, error)
 }

@@ -226,68 +226,87 @@ func (db *DB) SessionLive(ctx context.Context, id string, now time.Time) (bool, 
 // decides the race: of two concurrent rotations of one token exactly one succeeds. A token that
 // was already rotated ends its session (reuse detection). next without a payload inherits old's,
 // so what a refresh token renews survives any number of rotations.
-func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) (store.RefreshToken, store.Session, error) {
+//
+// The transaction is two steps (runSteps): the UPDATE with one read of the token's session and
+// user, then what that read decides. On PostgreSQL that is three round trips where one
+// statement at a time took eight, the user's read included.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) (store.RefreshToken, store.Session, store.User, error) {
 	var old store.RefreshToken
 	var sess store.Session
-	reused := false
-	err := db.tx(ctx, func(tx *txn) error {
-		var payload string
-		var created, expires, used int64
-		err := tx.queryRow(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND client_id = ? AND used_at = 0 AND expires_at > ?
-			RETURNING token_hash, session_id, client_id, payload, created_at, expires_at, used_at`, ms(now), oldHash, next.ClientID, ms(now)).
-			Scan(&old.Hash, &old.SessionID, &old.ClientID, &payload, &created, &expires, &used)
-		if errors.Is(err, sql.ErrNoRows) {
-			var sid string
-			var usedAt int64
-			err := tx.queryRow(ctx, `SELECT session_id, used_at FROM refresh_tokens WHERE token_hash = ? AND client_id = ?`, oldHash, next.ClientID).Scan(&sid, &usedAt)
-			if errors.Is(err, sql.ErrNoRows) {
-				return store.ErrNotFound
-			}
-			if err != nil {
+	var u store.User
+	rotated, found, reused := false, false, false
+	var usedAt int64
+	n := ms(now)
+	first := []op{
+		{what: "rotate refresh token", q: `UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND client_id = ? AND used_at = 0 AND expires_at > ?
+			RETURNING token_hash, session_id, client_id, payload, created_at, expires_at, used_at`, args: []any{n, oldHash, next.ClientID, n},
+			row: func(scan func(...any) error) error {
+				var payload string
+				var created, expires, used int64
+				switch err := scan(&old.Hash, &old.SessionID, &old.ClientID, &payload, &created, &expires, &used); {
+				case errors.Is(err, sql.ErrNoRows):
+					return nil // unknown, expired or used: the next read tells which
+				case err != nil:
+					return err
+				}
+				rotated = true
+				old.Payload, old.CreatedAt, old.ExpiresAt, old.UsedAt = []byte(payload), fromMS(created), fromMS(expires), fromMS(used)
+				return nil
+			}},
+		// The token's session and user (the foreign keys make both exist). Its used_at is the
+		// stored one when the UPDATE changed nothing.
+		{what: "refresh token session", q: `SELECT t.used_at, ` + prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + `
+			FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+			WHERE t.token_hash = ? AND t.client_id = ?`, args: []any{oldHash, next.ClientID},
+			row: func(scan func(...any) error) error {
+				// One row, three scanners: the used_at, then scanSession's columns, then scanUser's.
+				var err error
+				sess, err = scanSession(scanFunc(func(sd ...any) error {
+					var err error
+					u, err = scanUser(scanFunc(func(ud ...any) error {
+						return scan(append(append([]any{&usedAt}, sd...), ud...)...)
+					}))
+					return err
+				}))
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				found = err == nil
 				return err
-			}
-			if usedAt == 0 { // expired, not reused
-				return store.ErrNotFound
-			}
+			}},
+	}
+	err := db.runSteps(ctx, first, func() ([]op, error) {
+		switch {
+		case !found:
+			return nil, store.ErrNotFound
+		case !rotated && usedAt == 0: // expired, not reused
+			return nil, store.ErrNotFound
+		case !rotated:
 			reused = true
-			if _, err := tx.exec(ctx, `UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at = 0`, ms(now), sid); err != nil {
-				return err
-			}
-			return nil // commit the revocation
-		}
-		if err != nil {
-			return fmt.Errorf("rotate refresh token: %w", err)
-		}
-		old.Payload, old.CreatedAt, old.ExpiresAt, old.UsedAt = []byte(payload), fromMS(created), fromMS(expires), fromMS(used)
-		sess, err = scanSession(tx.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ? AND ended_at = 0 AND expires_at > ?`,
-			old.SessionID, ms(now)))
-		if err != nil {
-			return err // ErrNotFound: the session ended; the rollback keeps the token as it was
-		}
-		var status string
-		if err := tx.queryRow(ctx, `SELECT status FROM users WHERE id = ?`, sess.UserID).Scan(&status); err != nil {
-			return fmt.Errorf("session user: %w", err)
-		}
-		if status != store.UserActive {
-			return store.ErrUserNotActive // the rollback keeps the token as it was
+			return []op{{what: "end session", q: `UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at = 0`, args: []any{n, sess.ID}}}, nil
+		case !sess.EndedAt.IsZero() || !sess.ExpiresAt.After(now):
+			return nil, store.ErrNotFound // the session ended: the rollback keeps the token as it was
+		case u.Status != store.UserActive:
+			return nil, store.ErrUserNotActive // the rollback keeps the token as it was
 		}
 		if next.ExpiresAt.After(sess.ExpiresAt) { // sliding: the session lives as long as its newest refresh token
 			sess.ExpiresAt = next.ExpiresAt
-		}
-		if _, err := tx.exec(ctx, `UPDATE sessions SET expires_at = ? WHERE id = ?`, ms(sess.ExpiresAt), sess.ID); err != nil {
-			return err
 		}
 		next.SessionID = old.SessionID
 		if next.Payload == nil { // the new token renews what the old one did (resource, claims, nonce)
 			next.Payload = old.Payload
 		}
-		return insertRefresh(ctx, tx, next)
+		return []op{
+			{what: "slide session", q: `UPDATE sessions SET expires_at = ? WHERE id = ?`, args: []any{ms(sess.ExpiresAt), sess.ID}},
+			{what: "insert refresh token", q: insertRefreshSQL,
+				args: []any{next.Hash, next.SessionID, next.ClientID, string(next.Payload), ms(next.CreatedAt), ms(next.ExpiresAt)}},
+		}, nil
 	})
 	if err != nil {
-		return store.RefreshToken{}, store.Session{}, err
+		return store.RefreshToken{}, store.Session{}, store.User{}, err
 	}
 	if reused {
-		return store.RefreshToken{}, store.Session{}, store.ErrReused
+		return store.RefreshToken{}, store.Session{}, store.User{}, store.ErrReused
 	}
-	return old, sess, nil
+	return old, sess, u, nil
 }

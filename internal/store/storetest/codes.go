@@ -432,7 +432,7 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	if got, _ := s.GetSession(ctx, "s1"); !reflect.DeepEqual(got, joined) {
 		t.Fatalf("joined session = %+v\nwant %+v", got, joined)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "r-stale", newRefresh("r-stale-next", "", later), later); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r-stale", newRefresh("r-stale-next", "", later), later); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the refresh token of a stale join was stored: %v", err)
 	}
 	if u, _ := s.GetUser(ctx, "u1"); !u.LastAuth.Equal(later) {
@@ -440,7 +440,7 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	}
 	// Both refresh tokens belong to the session.
 	for _, h := range []string{"r1", "r2"} {
-		if _, sess, err := s.RotateRefreshToken(ctx, h, newRefresh(h+"-next", "", later), later); err != nil || sess.ID != "s1" {
+		if _, sess, _, err := s.RotateRefreshToken(ctx, h, newRefresh(h+"-next", "", later), later); err != nil || sess.ID != "s1" {
 			t.Fatalf("rotate %s: %+v %v", h, sess, err)
 		}
 	}
@@ -455,7 +455,7 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	if err := s.SaveLogin(ctx, joined, false, newRefresh("r3", "s1", later), store.LoginGuard{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("join ended: %v", err)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "r3", newRefresh("r4", "", later), later); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r3", newRefresh("r4", "", later), later); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the refresh token of a refused join was stored: %v", err)
 	}
 	// A login without a refresh token (rt.Hash empty) stores none.
@@ -512,9 +512,12 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 
 	// Rotation returns the old token and the session, slid to the new token's expiry.
 	t1 := t0.Add(time.Hour)
-	old, sess, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: "r1", ClientID: "c1", CreatedAt: t1, ExpiresAt: t1.Add(14 * 24 * time.Hour)}, t1)
+	old, sess, u, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: "r1", ClientID: "c1", CreatedAt: t1, ExpiresAt: t1.Add(14 * 24 * time.Hour)}, t1)
 	if err != nil || old.Hash != "r0" || old.SessionID != "s1" || string(old.Payload) != `{"resource":"r1"}` || !old.UsedAt.Equal(t1) {
 		t.Fatalf("rotate r0: %+v %v", old, err)
+	}
+	if want, err := s.GetUser(ctx, "u1"); err != nil || !reflect.DeepEqual(u, want) {
+		t.Fatalf("the session's user: %+v\nwant %+v (%v)", u, want, err)
 	}
 	if sess.ID != "s1" || sess.UserID != "u1" || !sess.ExpiresAt.Equal(t1.Add(14*24*time.Hour)) {
 		t.Fatalf("session after rotation: %+v", sess)
@@ -524,7 +527,7 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 	}
 	// A new token without a payload inherits its predecessor's; an explicit one replaces it.
 	t2 := t1.Add(time.Hour)
-	old, _, err = s.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "r2", ClientID: "c1", Payload: []byte(`{"resource":"r2"}`), CreatedAt: t2, ExpiresAt: t2.Add(time.Hour)}, t2)
+	old, _, _, err = s.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "r2", ClientID: "c1", Payload: []byte(`{"resource":"r2"}`), CreatedAt: t2, ExpiresAt: t2.Add(time.Hour)}, t2)
 	if err != nil || string(old.Payload) != `{"resource":"r1"}` {
 		t.Fatalf("rotate r1: payload %q, %v", old.Payload, err)
 	}
@@ -532,44 +535,63 @@ func testRefreshRotate(t *testing.T, s store.Store) {
 	if got, _ := s.GetSession(ctx, "s1"); !got.ExpiresAt.Equal(t1.Add(14 * 24 * time.Hour)) {
 		t.Fatalf("a short-lived token shortened the session: %v", got.ExpiresAt)
 	}
-	old, _, err = s.RotateRefreshToken(ctx, "r2", store.RefreshToken{Hash: "r3", ClientID: "c1", CreatedAt: t2, ExpiresAt: t2.Add(time.Hour)}, t2)
+	old, _, _, err = s.RotateRefreshToken(ctx, "r2", store.RefreshToken{Hash: "r3", ClientID: "c1", CreatedAt: t2, ExpiresAt: t2.Add(time.Hour)}, t2)
 	if err != nil || string(old.Payload) != `{"resource":"r2"}` {
 		t.Fatalf("rotate r2: payload %q, %v", old.Payload, err)
 	}
 
 	// Wrong client, unknown and expired tokens are not found, and change nothing.
-	if _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x1", ClientID: "c2", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x1", ClientID: "c2", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another client's token: %v", err)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "nope", store.RefreshToken{Hash: "x2", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "nope", store.RefreshToken{Hash: "x2", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x3", ClientID: "c1", ExpiresAt: t2.Add(2 * time.Hour)}, t2.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x3", ClientID: "c1", ExpiresAt: t2.Add(2 * time.Hour)}, t2.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expired token: %v", err)
 	}
 	if ok, _ := s.SessionLive(ctx, "s1", t2); !ok {
 		t.Fatal("a refused token ended the session")
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "r4", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); err != nil {
+	// A user who may not log in is refused, and the token stays as it was.
+	disabled, err := s.GetUser(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled.Status = "Disabled"
+	if err := s.UpdateUser(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "x8", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrUserNotActive) {
+		t.Fatalf("disabled user: %v, want ErrUserNotActive", err)
+	}
+	disabled.Status = store.UserActive
+	if err := s.UpdateUser(ctx, disabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r3", store.RefreshToken{Hash: "r4", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); err != nil {
 		t.Fatalf("r3 after refused attempts: %v", err)
+	}
+	if _, _, _, err := s.RotateRefreshToken(ctx, "x8", store.RefreshToken{Hash: "x9", ClientID: "c1", ExpiresAt: t2.Add(time.Hour)}, t2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the token of the refused rotation was stored: %v", err)
 	}
 
 	// Reuse of a rotated token ends the session; its newest token then fails too.
 	t3 := t2.Add(time.Minute)
-	if _, _, err := s.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "x4", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrReused) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r1", store.RefreshToken{Hash: "x4", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrReused) {
 		t.Fatalf("reuse: %v", err)
 	}
 	if got, _ := s.GetSession(ctx, "s1"); !got.EndedAt.Equal(t3) {
 		t.Fatalf("reuse must end the session at once: ended_at %v", got.EndedAt)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "r4", store.RefreshToken{Hash: "x5", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r4", store.RefreshToken{Hash: "x5", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("newest token after reuse: %v", err)
 	}
 	// The refused rotation rolled back: r4 is still unused, so it is not "reused" either.
-	if _, _, err := s.RotateRefreshToken(ctx, "r4", store.RefreshToken{Hash: "x6", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r4", store.RefreshToken{Hash: "x6", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("newest token again: %v", err)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "x5", store.RefreshToken{Hash: "x7", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "x5", store.RefreshToken{Hash: "x7", ClientID: "c1", ExpiresAt: t3.Add(time.Hour)}, t3); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the token of a refused rotation was stored: %v", err)
 	}
 }
@@ -579,7 +601,7 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 	sessionUsers(t, s)
 	mustSaveLogin(t, s, newSession("s1", "u1", t0), true, newRefresh("r0", "s1", t0))
 	r := concurrently(10, is(store.ErrReused), func(i int) error {
-		_, _, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: fmt.Sprintf("n%d", i), ClientID: "c1", ExpiresAt: t0.Add(time.Hour)}, t0)
+		_, _, _, err := s.RotateRefreshToken(ctx, "r0", store.RefreshToken{Hash: fmt.Sprintf("n%d", i), ClientID: "c1", ExpiresAt: t0.Add(time.Hour)}, t0)
 		return err
 	})
 	if r.ok != 1 || r.refused != 9 || len(r.other) > 0 {

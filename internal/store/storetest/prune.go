@@ -48,7 +48,7 @@ func testPrune(t *testing.T, s store.Store) {
 	if _, err := s.FindCodeByHash(ctx, "otp", "h-new"); err != nil {
 		t.Fatalf("live code pruned: %v", err)
 	}
-	if _, _, err := s.RotateRefreshToken(ctx, "r-live", newRefresh("r-live-2", "", later), later); err != nil {
+	if _, _, _, err := s.RotateRefreshToken(ctx, "r-live", newRefresh("r-live-2", "", later), later); err != nil {
 		t.Fatalf("live refresh token pruned: %v", err)
 	}
 	msgs, _ := s.ListOutbox(ctx, "", 10)
