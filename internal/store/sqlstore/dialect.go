@@ -23,13 +23,11 @@ type dialect struct {
 	// lockKey serializes transactions on one key across nodes ("" where the engine already
 	// serializes writers, as SQLite does).
 	lockKey string
-	// forUpdate locks the rows a transaction reads ("" on SQLite, whose writer holds the database).
-	forUpdate string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite", goose: goose.DialectSQLite3, greatest: "max"}
-	postgresDialect = dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true, greatest: "GREATEST", lockKey: "SELECT pg_advisory_xact_lock(hashtext(?))", forUpdate: " FOR UPDATE"}
+	postgresDialect = dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true, greatest: "GREATEST", lockKey: "SELECT pg_advisory_xact_lock(hashtext(?))"}
 )
 
 // rebind rewrites ? placeholders for PostgreSQL. Queries never contain a literal '?'.

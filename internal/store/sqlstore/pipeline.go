@@ -8,16 +8,21 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // runPipelined runs a write transaction on PostgreSQL in round trips of many statements instead
 // of one per statement: BEGIN and first go in one pipelined batch; then, when not nil, decides
-// from first's results what else to run, which goes in a second batch; a last round trip commits
-// or rolls back. A login's transaction was seven round trips, each costing CPU in both processes
-// on a small machine; now it is two. Within a batch every statement runs even when an earlier
-// one decided against the transaction; the ROLLBACK undoes them all, so the outcome is the
-// one-by-one outcome (runSteps does the same one by one on SQLite).
+// from first's results what else to run, which goes in a second batch. The COMMIT rides in the
+// last batch when the server can check every statement of it itself (op.settled): a login is
+// then one round trip where it was seven. Otherwise, or when something failed, one more round
+// trip commits or rolls back.
+//
+// Within a batch the server skips everything after a statement that fails, COMMIT included, and
+// the ROLLBACK that follows undoes the rest; a client-side check that refuses means the batch
+// carried no COMMIT. So the outcome is the one-by-one outcome (runSteps does it one by one on
+// SQLite).
 func (db *DB) runPipelined(ctx context.Context, first []op, then func() ([]op, error)) error {
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
@@ -30,12 +35,15 @@ func (db *DB) runPipelined(ctx context.Context, first []op, then func() ([]op, e
 			return fmt.Errorf("pipeline: driver connection is %T, not pgx", dc)
 		}
 		pc := sc.Conn()
-		failed, miss := db.sendOps(ctx, pc, "BEGIN", first)
+		failed, miss, committed := db.sendOps(ctx, pc, "BEGIN", first, then == nil)
 		if failed == nil && miss == nil && then != nil {
 			var more []op
-			if more, failed = then(); failed == nil && len(more) > 0 {
-				failed, miss = db.sendOps(ctx, pc, "", more)
+			if more, failed = then(); failed == nil {
+				failed, miss, committed = db.sendOps(ctx, pc, "", more, true)
 			}
+		}
+		if committed {
+			return nil
 		}
 		end := "COMMIT"
 		if failed != nil || miss != nil {
@@ -57,8 +65,14 @@ func (db *DB) runPipelined(ctx context.Context, first []op, then func() ([]op, e
 	})
 }
 
-// sendOps sends lead (when not "") and ops in one batch and reads the results.
-func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, lead string, ops []op) (failed error, miss *op) {
+// sendOps sends lead (when not "") and ops in one batch, with the COMMIT when last is set and
+// every op is settled, and reads the results. committed reports that the COMMIT ran and
+// succeeded; when it failed, the server has rolled back and failed says why.
+func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, lead string, ops []op, last bool) (failed error, miss *op, committed bool) {
+	commit := last
+	for _, o := range ops {
+		commit = commit && o.settled()
+	}
 	b := &pgx.Batch{}
 	if lead != "" {
 		b.Queue(lead)
@@ -66,18 +80,28 @@ func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, lead string, ops []op) 
 	for _, o := range ops {
 		b.Queue(db.dialect.rebind(o.q), o.args...)
 	}
+	if commit {
+		b.Queue("COMMIT")
+	}
 	br := pc.SendBatch(ctx, b)
 	if lead != "" {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return fmt.Errorf("%s: %w", lead, err), nil
+			return fmt.Errorf("%s: %w", lead, err), nil, false
 		}
 	}
 	failed, miss = readResults(br, ops)
-	if err := br.Close(); failed == nil && miss == nil && err != nil {
-		failed = db.dialect.mapErr(err)
+	if commit && failed == nil && miss == nil {
+		if _, err := br.Exec(); err != nil {
+			failed = fmt.Errorf("COMMIT: %w", db.dialect.mapErr(err))
+		} else {
+			committed = pc.PgConn().TxStatus() == 'I'
+		}
 	}
-	return failed, miss
+	if err := br.Close(); failed == nil && miss == nil && err != nil {
+		failed, committed = db.dialect.mapErr(err), false
+	}
+	return failed, miss, committed
 }
 
 // readResults reads the batch's results in order, up to the first failure: an error, or a
@@ -92,10 +116,17 @@ func readResults(br pgx.BatchResults, ops []op) (failed error, miss *op) {
 			continue
 		}
 		tag, err := br.Exec()
+		var pgErr *pgconn.PgError
+		if o.asserted && errors.As(err, &pgErr) && pgErr.Code == "22012" { // division_by_zero: the check failed
+			if o.miss != nil {
+				return nil, o
+			}
+			return o.one, nil
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.what, postgresDialect.mapErr(err)), nil
 		}
-		if o.one != nil && tag.RowsAffected() != 1 {
+		if o.one != nil && !o.asserted && tag.RowsAffected() != 1 {
 			if o.miss != nil {
 				return nil, o
 			}

@@ -15,7 +15,7 @@ import (
 // with what the guard uses up. On SQLite the statements run one by one in the writer; on
 // PostgreSQL they go in one pipelined round trip (see runPipelined).
 func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt store.RefreshToken, guard store.LoginGuard) error {
-	ops, err := loginOps(s, isNew, rt, guard, db.dialect.forUpdate)
+	ops, err := loginOps(s, isNew, rt, guard, db.wr == nil)
 	if err != nil {
 		return err
 	}
@@ -53,12 +53,35 @@ type op struct {
 	// row, when not nil, is given the scan of the one row the statement returns (sql.ErrNoRows
 	// when there is none) and decides.
 	row func(scan func(dest ...any) error) error
+	// asserted (PostgreSQL only) means q checks itself: it fails with division_by_zero when
+	// the check fails, and one is then the error (or miss is asked). A batch whose statements
+	// all check themselves can carry its COMMIT (see runPipelined).
+	asserted bool
+}
+
+// settled reports whether o's outcome is known once the server has run it without error.
+func (o op) settled() bool { return o.asserted || (o.one == nil && o.row == nil) }
+
+// assertOne is an UPDATE made to fail with division_by_zero unless it changed exactly one row
+// (PostgreSQL). The divisor is not a constant, so the planner cannot fold it.
+func assertOne(update string) string {
+	return `WITH changed AS (` + update + ` RETURNING 1) SELECT 1 / (CASE WHEN count(*) = 1 THEN 1 ELSE 0 END) FROM changed`
+}
+
+// oneOp is a statement that must change exactly one row, else fails with err: checked by the
+// server on PostgreSQL (assertOne), by the caller on SQLite.
+func oneOp(what string, err error, q string, asserts bool, args ...any) op {
+	if asserts {
+		return op{what: what, one: err, q: assertOne(q), args: args, asserted: true}
+	}
+	return op{what: what, one: err, q: q, args: args}
 }
 
 // loginOps are the statements of SaveLogin, in order: the guard's conditional UPDATEs (each must
 // change exactly one row), the lockout check, the session, its refresh token, the user's
-// last_auth.
-func loginOps(s store.Session, isNew bool, rt store.RefreshToken, g store.LoginGuard, forUpdate string) ([]op, error) {
+// last_auth. With asserts (PostgreSQL) every check is made by the statement itself, so the
+// whole transaction, COMMIT included, is one round trip.
+func loginOps(s store.Session, isNew bool, rt store.RefreshToken, g store.LoginGuard, asserts bool) ([]op, error) {
 	amr, err := json.Marshal(s.AMR)
 	if err != nil {
 		return nil, err
@@ -66,36 +89,47 @@ func loginOps(s store.Session, isNew bool, rt store.RefreshToken, g store.LoginG
 	now := ms(g.Now)
 	var ops []op
 	if g.CodeID != "" {
-		ops = append(ops, op{what: "use code", one: store.ErrUsed, q: `UPDATE codes SET used_at = ?
-			WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts`, args: []any{now, g.CodeID, now}})
+		ops = append(ops, oneOp("use code", store.ErrUsed, `UPDATE codes SET used_at = ?
+			WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts`, asserts, now, g.CodeID, now))
 	}
 	if g.ChallengeID != "" {
-		ops = append(ops, op{what: "use challenge", one: store.ErrChallengeGone,
-			q: `UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`, args: []any{now, g.ChallengeID, now}})
+		ops = append(ops, oneOp("use challenge", store.ErrChallengeGone,
+			`UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`, asserts, now, g.ChallengeID, now))
 	}
 	if g.TOTPID != "" {
-		ops = append(ops, op{what: "accept step", one: store.ErrUsed, q: acceptStep, args: []any{g.TOTPStep, now, g.TOTPID, g.TOTPStep}})
+		ops = append(ops, oneOp("accept step", store.ErrUsed, acceptStep, asserts, g.TOTPStep, now, g.TOTPID, g.TOTPStep))
 	}
 	if l := g.Lockout; l != nil {
 		// Refused if locked or at the limit by now; otherwise the failures are forgotten (the
 		// DELETE is undone with everything else when the login is refused).
-		ops = append(ops, op{what: "lockout", q: `SELECT failures, window_start, locked_until FROM lockouts
-			WHERE app_id = ? AND method = ? AND identifier = ?` + forUpdate, args: []any{l.AppID, l.Method, l.Identifier},
-			row: func(scan func(...any) error) error {
-				var failures int
-				var windowStart, lockedUntil int64
-				switch err := scan(&failures, &windowStart, &lockedUntil); {
-				case errors.Is(err, sql.ErrNoRows):
+		windowStart := now - l.Window.Milliseconds()
+		if asserts {
+			// The DELETE locks the row and returns its newest state, which the statement checks.
+			ops = append(ops, op{what: "lockout", one: store.ErrLocked, asserted: true,
+				q: `WITH cleared AS (DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?
+					RETURNING failures, window_start, locked_until)
+				SELECT 1 / (CASE WHEN count(*) = 0 THEN 1 ELSE 0 END) FROM cleared
+				WHERE locked_until > ? OR (window_start > ? AND failures >= ?)`,
+				args: []any{l.AppID, l.Method, l.Identifier, now, windowStart, l.Max}})
+		} else {
+			ops = append(ops, op{what: "lockout", q: `SELECT failures, window_start, locked_until FROM lockouts
+				WHERE app_id = ? AND method = ? AND identifier = ?`, args: []any{l.AppID, l.Method, l.Identifier},
+				row: func(scan func(...any) error) error {
+					var failures int
+					var ws, lockedUntil int64
+					switch err := scan(&failures, &ws, &lockedUntil); {
+					case errors.Is(err, sql.ErrNoRows):
+						return nil
+					case err != nil:
+						return err
+					case lockedUntil > now || (ws > windowStart && failures >= l.Max):
+						return store.ErrLocked
+					}
 					return nil
-				case err != nil:
-					return err
-				case lockedUntil > now || (windowStart > now-l.Window.Milliseconds() && failures >= l.Max):
-					return store.ErrLocked
-				}
-				return nil
-			}},
-			op{what: "clear failures", q: `DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`,
-				args: []any{l.AppID, l.Method, l.Identifier}})
+				}},
+				op{what: "clear failures", q: `DELETE FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?`,
+					args: []any{l.AppID, l.Method, l.Identifier}})
+		}
 	}
 	if isNew {
 		ops = append(ops, op{what: "insert session", q: `INSERT INTO sessions (id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at)
@@ -105,17 +139,17 @@ func loginOps(s store.Session, isNew bool, rt store.RefreshToken, g store.LoginG
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, op{what: "update session", one: store.ErrNotFound,
-			q:    `UPDATE sessions SET amr = ?, auth_time = ?, expires_at = ? WHERE id = ? AND ended_at = 0 AND amr = ?`,
-			args: []any{string(amr), ms(s.AuthTime), ms(s.ExpiresAt), s.ID, string(prev)},
-			miss: func(ctx context.Context, queryRow func(string, ...any) scanner) error {
-				// Gone, ended, or joined by another login meanwhile: tell which.
-				var ended int64
-				if err := queryRow(`SELECT ended_at FROM sessions WHERE id = ?`, s.ID).Scan(&ended); err == nil && ended == 0 {
-					return store.ErrStale
-				}
-				return store.ErrNotFound
-			}})
+		o := oneOp("update session", store.ErrNotFound, `UPDATE sessions SET amr = ?, auth_time = ?, expires_at = ? WHERE id = ? AND ended_at = 0 AND amr = ?`,
+			asserts, string(amr), ms(s.AuthTime), ms(s.ExpiresAt), s.ID, string(prev))
+		o.miss = func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+			// Gone, ended, or joined by another login meanwhile: tell which.
+			var ended int64
+			if err := queryRow(`SELECT ended_at FROM sessions WHERE id = ?`, s.ID).Scan(&ended); err == nil && ended == 0 {
+				return store.ErrStale
+			}
+			return store.ErrNotFound
+		}
+		ops = append(ops, o)
 	}
 	if rt.Hash != "" {
 		ops = append(ops, op{what: "insert refresh token", q: insertRefreshSQL,

@@ -403,6 +403,86 @@ func mustSaveLogin(t *testing.T, s store.Store, sess store.Session, isNew bool, 
 	}
 }
 
+// testSessionsSaveLoginLockout: a login guarded by a lockout check is refused with ErrLocked,
+// writing nothing, while the identifier is locked or at the limit within the window; otherwise it
+// goes through and forgets the failures.
+func testSessionsSaveLoginLockout(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sessionUsers(t, s)
+	p := store.FailurePolicy{Max: 3, Window: 10 * time.Minute, LockFor: 15 * time.Minute}
+	check := &store.LockoutCheck{AppID: "app1", Method: "otp", Identifier: "user:u1", Max: 3, Window: 10 * time.Minute}
+	n := 0
+	login := func(at time.Time) error {
+		n++
+		id := fmt.Sprint("c", n)
+		c := newCode(id, "h"+id, at)
+		c.Identifier = "user:" + id // issued apart from the lock under test
+		mustIssue(t, s, c, noLimit)
+		return s.SaveLogin(ctx, newSession("s"+id, "u1", at), true, newRefresh("r"+id, "s"+id, at),
+			store.LoginGuard{CodeID: id, Now: at, Lockout: check})
+	}
+	refused := func(at time.Time, why string) {
+		t.Helper()
+		if err := login(at); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("%s: %v, want ErrLocked", why, err)
+		}
+		id := fmt.Sprint("c", n)
+		if _, err := s.GetSession(ctx, "s"+id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: the refused login's session was stored: %v", why, err)
+		}
+		if c, err := s.FindCodeByHash(ctx, "otp", "h"+id); err != nil || !c.UsedAt.IsZero() {
+			t.Fatalf("%s: the refused login used its code: %+v %v", why, c, err)
+		}
+		if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l.Failures == 0 {
+			t.Fatalf("%s: the refused login forgot the failures", why)
+		}
+	}
+	fail := func(at time.Time) {
+		if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", at, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// No failures: nothing to check or forget.
+	if err := login(t0); err != nil {
+		t.Fatalf("no failures: %v", err)
+	}
+	// Below the limit: the login goes through and the failures are forgotten.
+	fail(t0)
+	if err := login(t0.Add(time.Second)); err != nil {
+		t.Fatalf("one failure: %v", err)
+	}
+	if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l != (store.Lockout{}) {
+		t.Fatalf("failures left after a login: %+v", l)
+	}
+	// Locked (the third failure locks for 15 minutes).
+	t1 := t0.Add(time.Minute)
+	fail(t1)
+	fail(t1)
+	fail(t1)
+	refused(t1.Add(time.Minute), "locked")
+	// At the limit within the window, even once the lock itself has passed: here the failures
+	// reached the limit without the lock (another policy wrote them), 9 minutes ago.
+	t2 := t1.Add(time.Hour)
+	if err := s.ClearFailures(ctx, "app1", "otp", "user:u1"); err != nil {
+		t.Fatal(err)
+	}
+	loose := store.FailurePolicy{Max: 10, Window: 10 * time.Minute, LockFor: time.Minute}
+	for range 3 {
+		if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", t2, loose); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused(t2.Add(9*time.Minute), "at the limit within the window")
+	// Once the window has passed, the same count no longer refuses.
+	if err := login(t2.Add(11 * time.Minute)); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	if l, _ := s.GetLockout(ctx, "app1", "otp", "user:u1"); l != (store.Lockout{}) {
+		t.Fatalf("failures left after a login: %+v", l)
+	}
+}
+
 func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	sessionUsers(t, s)

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"lockouts_window_lock_restart", testLockouts},
 		{"lockouts_concurrent_failures", testLockoutsConcurrent},
 		{"sessions_save_login", testSessionsSaveLogin},
+		{"sessions_save_login_lockout", testSessionsSaveLoginLockout},
 		{"sessions_end_and_live", testSessionsEndAndLive},
 		{"refresh_rotate_reuse", testRefreshRotate},
 		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
