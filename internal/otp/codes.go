@@ -95,7 +95,7 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 			ttl = time.Duration(s.MagicLinkExpiryMinutes) * time.Minute
 		}
 	}
-	out := Issued{ID: secret.NewID(), Code: code, ExpiresAt: now.Add(ttl)}
+	out := Issued{ID: secret.NewTimeID(now), Code: code, ExpiresAt: now.Add(ttl)}
 	if in.RequestID {
 		out.RequestID = secret.NewID()
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBox(t *testing.T) {
@@ -103,5 +104,39 @@ func TestNumericCode(t *testing.T) {
 		if r < '0' || r > '9' {
 			t.Fatalf("non-digit in %q", c)
 		}
+	}
+}
+
+// TestNewTimeID: ids sort by their time (across every carry of the encoding), never repeat, and
+// are 22 URL-safe characters with 80 random bits.
+func TestNewTimeID(t *testing.T) {
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	prev := NewTimeID(base)
+	seen := map[string]bool{prev: true}
+	for i := 1; i < 200_000; i++ {
+		at := base.Add(time.Duration(i*37) * time.Millisecond)
+		id := NewTimeID(at)
+		if len(id) != 22 || strings.Trim(id, "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz") != "" {
+			t.Fatalf("id %q: want 22 URL-safe characters", id)
+		}
+		if id <= prev {
+			t.Fatalf("id at %v sorts before the one before it: %q <= %q", at, id, prev)
+		}
+		if seen[id] {
+			t.Fatalf("repeated id %q", id)
+		}
+		seen[id], prev = true, id
+	}
+	// Within one millisecond only the random part differs: 1,000 ids, 1,000 values.
+	same := map[string]bool{}
+	for range 1000 {
+		id := NewTimeID(base)
+		if id[:8] != NewTimeID(base)[:8] {
+			t.Fatalf("the time part of %q changed within a millisecond", id)
+		}
+		same[id] = true
+	}
+	if len(same) != 1000 {
+		t.Fatalf("%d distinct ids of 1,000 in one millisecond", len(same))
 	}
 }

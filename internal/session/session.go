@@ -166,7 +166,7 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 // sessionFor returns the session the login goes into — the joined one (checked to be live and
 // the user's) or a new one — with this login's method added to its amr.
 func (s *Service) sessionFor(ctx context.Context, l Login, now time.Time) (store.Session, bool, error) {
-	sess := store.Session{ID: secret.NewID(), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now}
+	sess := store.Session{ID: secret.NewTimeID(now), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now}
 	isNew := true
 	if l.SessionID != "" {
 		existing, err := s.store.GetSession(ctx, l.SessionID)
