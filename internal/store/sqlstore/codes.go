@@ -36,51 +36,106 @@ func scanCode(s scanner) (store.Code, error) {
 }
 
 // IssueCode checks the identifier's lock and send rate limit, retires older unused codes and
-// inserts c, in one transaction serialized per identifier (SQLite: the single writer; PostgreSQL: an advisory lock).
+// inserts c, in one transaction serialized per identifier (SQLite: the single writer;
+// PostgreSQL: an advisory lock).
 func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit) error {
-	now := ms(c.CreatedAt)
-	var first []op
-	if db.dialect.lockKey != "" {
-		first = append(first, op{what: "lock identifier", q: db.dialect.lockKey, args: []any{c.AppID + "|" + c.Method + "|" + c.Identifier}})
+	if db.wr == nil {
+		return db.issueCodePipelined(ctx, c, limit)
 	}
+	now := ms(c.CreatedAt)
 	// One read tells whether the identifier is locked, and counts its codes and those sent on
 	// this channel within the window.
 	since := now - limit.Window.Milliseconds()
 	var total, recent int
 	var oldest sql.NullInt64
 	var lockedUntil int64
-	first = append(first, op{what: "count sends", q: `SELECT COUNT(*),
+	first := []op{{what: "count sends", q: `SELECT COUNT(*),
 			COALESCE(SUM(CASE WHEN channel = ? AND created_at > ? THEN 1 ELSE 0 END), 0),
 			MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END),
 			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0)
 		FROM codes WHERE app_id = ? AND method = ? AND identifier = ?`,
 		args: []any{c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier},
-		row:  func(scan func(...any) error) error { return scan(&total, &recent, &oldest, &lockedUntil) }})
+		row:  func(scan func(...any) error) error { return scan(&total, &recent, &oldest, &lockedUntil) }}}
 	return db.runSteps(ctx, first, func() ([]op, error) {
-		if lockedUntil > now {
-			return nil, store.ErrLocked
-		}
-		if limit.Max > 0 && recent >= limit.Max {
-			return nil, &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
+		if err := sendRefused(lockedUntil, recent, oldest, now, limit); err != nil {
+			return nil, err
 		}
 		var ops []op
 		// Forget codes that can count for nothing any more, so the table stays small; only when
 		// there are enough of them to be worth a write.
 		if total > 2*limit.Max+4 {
-			horizon := now - max(limit.Window, 24*time.Hour).Milliseconds()
-			ops = append(ops, op{what: "prune codes", q: `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
-				args: []any{c.AppID, c.Method, c.Identifier, horizon}})
+			ops = append(ops, pruneCodesOp(c, limit))
 		}
-		// Retired codes get used_at = -(the new code's created_at), unlike used ones (a positive
-		// time), so withdrawing an undelivered code can give them back.
-		return append(ops,
-			op{what: "retire codes", q: `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
-				args: []any{-now, c.AppID, c.Method, c.Identifier}},
-			op{what: "insert code", q: `INSERT INTO codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
-				args: []any{c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.RequestID, string(c.Payload),
-					c.MaxAttempts, now, ms(c.ExpiresAt)}},
-		), nil
+		return append(ops, issueOps(c)...), nil
 	})
+}
+
+// issueCodePipelined is IssueCode on PostgreSQL in one round trip: the lock and limit check is
+// a statement that fails when the send is refused (asserted), so the batch carries its COMMIT;
+// only a refused send reads again, after the rollback, to tell which refusal it is.
+func (db *DB) issueCodePipelined(ctx context.Context, c store.Code, limit store.RateLimit) error {
+	now := ms(c.CreatedAt)
+	since := now - limit.Window.Milliseconds()
+	key := []any{c.AppID, c.Method, c.Identifier}
+	check := op{what: "check send", asserted: true, one: errors.New("send refused"), q: `SELECT 1 / (CASE WHEN
+			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0) > ?
+			OR (? > 0 AND (SELECT COUNT(*) FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?) >= ?)
+		THEN 0 ELSE 1 END)`,
+		args: []any{c.AppID, c.Method, c.Identifier, now, limit.Max, c.AppID, c.Method, c.Identifier, c.Channel, since, limit.Max},
+		miss: func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+			var lockedUntil int64
+			var recent int
+			var oldest sql.NullInt64
+			err := queryRow(`SELECT COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0),
+					COUNT(*), MIN(created_at)
+				FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
+				append(key, c.AppID, c.Method, c.Identifier, c.Channel, since)...).Scan(&lockedUntil, &recent, &oldest)
+			if err != nil {
+				return fmt.Errorf("check send: %w", err)
+			}
+			if err := sendRefused(lockedUntil, recent, oldest, now, limit); err != nil {
+				return err
+			}
+			// Refused a moment ago, allowed now (a lock or a send left the window meanwhile).
+			return &store.RateLimitedError{RetryAfter: time.Second}
+		}}
+	ops := []op{{what: "lock identifier", q: db.dialect.lockKey, args: []any{c.AppID + "|" + c.Method + "|" + c.Identifier}}, check,
+		pruneCodesOp(c, limit)}
+	return db.runPipelined(ctx, append(ops, issueOps(c)...), nil)
+}
+
+// sendRefused is the refusal of a send to an identifier locked until lockedUntil, with recent
+// sends on the channel within the window (the oldest at oldest); nil when it may go.
+func sendRefused(lockedUntil int64, recent int, oldest sql.NullInt64, now int64, limit store.RateLimit) error {
+	if lockedUntil > now {
+		return store.ErrLocked
+	}
+	if limit.Max > 0 && recent >= limit.Max {
+		return &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
+	}
+	return nil
+}
+
+// pruneCodesOp deletes the identifier's codes that can count for nothing any more: older than
+// the rate window and than a day (no code lives that long).
+func pruneCodesOp(c store.Code, limit store.RateLimit) op {
+	horizon := ms(c.CreatedAt) - max(limit.Window, 24*time.Hour).Milliseconds()
+	return op{what: "prune codes", q: `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
+		args: []any{c.AppID, c.Method, c.Identifier, horizon}}
+}
+
+// issueOps retire the identifier's unused codes and insert c. Retired codes get
+// used_at = -(the new code's created_at), unlike used ones (a positive time), so withdrawing an
+// undelivered code can give them back.
+func issueOps(c store.Code) []op {
+	now := ms(c.CreatedAt)
+	return []op{
+		{what: "retire codes", q: `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
+			args: []any{-now, c.AppID, c.Method, c.Identifier}},
+		{what: "insert code", q: `INSERT INTO codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
+			args: []any{c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.RequestID, string(c.Payload),
+				c.MaxAttempts, now, ms(c.ExpiresAt)}},
+	}
 }
 
 // DeleteCode removes a code whose delivery failed and gives back the codes its issue retired,
