@@ -57,10 +57,13 @@ type op struct {
 	// the check fails, and one is then the error (or miss is asked). A batch whose statements
 	// all check themselves can carry its COMMIT (see runPipelined).
 	asserted bool
+	// fetch means row only records what the statement returns and never refuses the
+	// transaction, so the batch can still carry its COMMIT.
+	fetch bool
 }
 
 // settled reports whether o's outcome is known once the server has run it without error.
-func (o op) settled() bool { return o.asserted || (o.one == nil && o.row == nil) }
+func (o op) settled() bool { return o.asserted || o.fetch || (o.one == nil && o.row == nil) }
 
 // assertOne is an UPDATE made to fail with division_by_zero unless it changed exactly one row
 // (PostgreSQL). The divisor is not a constant, so the planner cannot fold it.
@@ -265,6 +268,9 @@ func (db *DB) SessionLive(ctx context.Context, id string, now time.Time) (bool, 
 // user, then what that read decides. On PostgreSQL that is three round trips where one
 // statement at a time took eight, the user's read included.
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) (store.RefreshToken, store.Session, store.User, error) {
+	if db.wr == nil {
+		return db.rotatePipelined(ctx, oldHash, next, now)
+	}
 	var old store.RefreshToken
 	var sess store.Session
 	var u store.User
@@ -343,4 +349,102 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store
 		return store.RefreshToken{}, store.Session{}, store.User{}, store.ErrReused
 	}
 	return old, sess, u, nil
+}
+
+// errStateChanged is a refused rotation whose reason was gone when it was asked for.
+var errStateChanged = errors.New("refresh token changed meanwhile")
+
+// rotatePipelined is RotateRefreshToken on PostgreSQL in one round trip. The first statement
+// uses the token up only if its session is live and its user active, and fails (asserted)
+// otherwise; the session's slide, the new token and the read of what the caller gets follow in
+// the same batch, with the COMMIT. A refused rotation rolls back and then asks why; only a
+// reused token writes again (its session ends). The token, session and user are read after the
+// COMMIT has been queued: should that read fail, the rotation has still happened.
+func (db *DB) rotatePipelined(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) (store.RefreshToken, store.Session, store.User, error) {
+	n := ms(now)
+	var payload any // NULL: the new token inherits the old one's payload
+	if next.Payload != nil {
+		payload = string(next.Payload)
+	}
+	for attempt := 0; ; attempt++ {
+		var old store.RefreshToken
+		var sess store.Session
+		var u store.User
+		ops := []op{
+			{what: "rotate refresh token", asserted: true, one: errStateChanged,
+				q: `WITH rotated AS (UPDATE refresh_tokens SET used_at = ?
+						WHERE token_hash = ? AND client_id = ? AND used_at = 0 AND expires_at > ? RETURNING session_id)
+					SELECT 1 / (CASE WHEN count(*) = 1 THEN 1 ELSE 0 END)
+					FROM rotated r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id
+					WHERE s.ended_at = 0 AND s.expires_at > ? AND u.status = ?`,
+				args: []any{n, oldHash, next.ClientID, n, n, store.UserActive},
+				miss: func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+					return db.rotationRefused(queryRow, oldHash, next.ClientID, n)
+				}},
+			// Sliding: the session lives as long as its newest refresh token.
+			{what: "slide session", q: `UPDATE sessions SET expires_at = GREATEST(expires_at, ?)
+				WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ? AND client_id = ?)`,
+				args: []any{ms(next.ExpiresAt), oldHash, next.ClientID}},
+			// The new token renews what the old one did (resource, claims, nonce) unless it says.
+			{what: "insert refresh token", q: `INSERT INTO refresh_tokens (token_hash, session_id, client_id, payload, created_at, expires_at, used_at)
+				SELECT ?, session_id, client_id, COALESCE(CAST(? AS TEXT), payload), ?, ?, 0 FROM refresh_tokens WHERE token_hash = ? AND client_id = ?`,
+				args: []any{next.Hash, payload, ms(next.CreatedAt), ms(next.ExpiresAt), oldHash, next.ClientID}},
+			{what: "rotated", fetch: true, q: `SELECT t.token_hash, t.session_id, t.client_id, t.payload, t.created_at, t.expires_at, t.used_at, ` +
+				prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + `
+				FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+				WHERE t.token_hash = ? AND t.client_id = ?`, args: []any{oldHash, next.ClientID},
+				row: func(scan func(...any) error) error {
+					var payload string
+					var created, expires, used int64
+					var err error
+					sess, err = scanSession(scanFunc(func(sd ...any) error {
+						var err error
+						u, err = scanUser(scanFunc(func(ud ...any) error {
+							head := []any{&old.Hash, &old.SessionID, &old.ClientID, &payload, &created, &expires, &used}
+							return scan(append(append(head, sd...), ud...)...)
+						}))
+						return err
+					}))
+					old.Payload, old.CreatedAt, old.ExpiresAt, old.UsedAt = []byte(payload), fromMS(created), fromMS(expires), fromMS(used)
+					return err
+				}},
+		}
+		err := db.runPipelined(ctx, ops, nil)
+		if errors.Is(err, errStateChanged) && attempt == 0 {
+			continue // refused, but for a reason gone by the time it was asked: once more
+		}
+		if err != nil {
+			return store.RefreshToken{}, store.Session{}, store.User{}, err
+		}
+		return old, sess, u, nil
+	}
+}
+
+// rotationRefused tells, after the rollback, why a rotation was refused: an unknown or expired
+// token, an ended session or a user who may not log in, or a token used before (which ends its
+// session: reuse detection).
+func (db *DB) rotationRefused(queryRow func(string, ...any) scanner, oldHash, clientID string, n int64) error {
+	var used, expires, ended, sessExpires int64
+	var sid, status string
+	err := queryRow(`SELECT t.used_at, t.expires_at, s.id, s.ended_at, s.expires_at, u.status
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+		WHERE t.token_hash = ? AND t.client_id = ?`, oldHash, clientID).Scan(&used, &expires, &sid, &ended, &sessExpires, &status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("rotate refresh token: %w", err)
+	case used != 0:
+		var id string
+		err := queryRow(`UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at = 0 RETURNING id`, n, sid).Scan(&id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("end session of a reused refresh token: %w", err)
+		}
+		return store.ErrReused
+	case expires <= n, ended != 0, sessExpires <= n:
+		return store.ErrNotFound
+	case status != store.UserActive:
+		return store.ErrUserNotActive
+	}
+	return errStateChanged
 }
