@@ -232,7 +232,7 @@ func (r *runner) adviseUsers() {
 			r.logf("warning: --users %d is below the default %d for this run; expect 429 rate_limit_exceeded once a user has had %d codes", cfg.Users, want, defaultSendLimit)
 		}
 	case FlowTOTP:
-		r.logf("note: a TOTP code logs a user in once per 30 s time step, and the bench uses the current and the next step, so %d users allow at most about %.0f logins/s in the first 30 s and %.0f/s after; for a faster server or a longer run pass --users 30 x the expected logins/s", cfg.Users, 2*float64(cfg.Users)/30, float64(cfg.Users)/30)
+		r.logf("note: a TOTP code logs a user in once per 30 s time step, and the bench uses the current and the next step, so %d users can log in twice before the next step boundary, which may come as late as 30 s into the run, and once more at each boundary: they guarantee about %.0f logins/s for the first 30 s and %.0f/s after (more when a boundary comes early); for a faster server or a longer run pass --users 30 x the expected logins/s", cfg.Users, 2*float64(cfg.Users)/30, float64(cfg.Users)/30)
 		if want := DefaultUsers(cfg.Flow, cfg.Concurrency, cfg.Duration); cfg.Users < want {
 			r.logf("warning: --users %d is below the default %d for %d workers; workers will wait for new time steps", cfg.Users, want, cfg.Concurrency)
 		}
