@@ -92,15 +92,21 @@ func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, lead string, ops []op, 
 	}
 	failed, miss = readResults(br, ops)
 	if commit && failed == nil && miss == nil {
-		if _, err := br.Exec(); err != nil {
+		tag, err := br.Exec()
+		switch {
+		case err != nil:
 			failed = fmt.Errorf("COMMIT: %w", db.dialect.mapErr(err))
-		} else {
-			committed = pc.PgConn().TxStatus() == 'I'
+		case tag.String() != "COMMIT": // PostgreSQL answers ROLLBACK to the COMMIT of a failed transaction
+			failed = fmt.Errorf("COMMIT: the transaction was rolled back (%s)", tag)
+		default:
+			committed = true
 		}
 	}
 	if err := br.Close(); failed == nil && miss == nil && err != nil {
 		failed, committed = db.dialect.mapErr(err), false
 	}
+	// The transaction state is known once the batch is closed (the server's ReadyForQuery).
+	committed = committed && pc.PgConn().TxStatus() == 'I'
 	return failed, miss, committed
 }
 
