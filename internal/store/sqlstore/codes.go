@@ -77,7 +77,7 @@ func (db *DB) issueCodePipelined(ctx context.Context, c store.Code, limit store.
 	now := ms(c.CreatedAt)
 	since := now - limit.Window.Milliseconds()
 	key := []any{c.AppID, c.Method, c.Identifier}
-	check := op{what: "check send", asserted: true, one: errors.New("send refused"), q: `SELECT 1 / (CASE WHEN
+	check := op{what: "check send", asserted: true, q: `SELECT 1 / (CASE WHEN
 			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0) > ?
 			OR (? > 0 AND (SELECT COUNT(*) FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?) >= ?)
 		THEN 0 ELSE 1 END)`,

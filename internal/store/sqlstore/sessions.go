@@ -200,15 +200,25 @@ func opErr(o op, err error) error {
 const insertRefreshSQL = `INSERT INTO refresh_tokens (token_hash, session_id, client_id, payload, created_at, expires_at, used_at)
 	VALUES (?, ?, ?, ?, ?, ?, 0)`
 
-func insertRefresh(ctx context.Context, tx *txn, rt store.RefreshToken) error {
-	_, err := tx.exec(ctx, insertRefreshSQL, rt.Hash, rt.SessionID, rt.ClientID, string(rt.Payload), ms(rt.CreatedAt), ms(rt.ExpiresAt))
-	if err != nil {
-		return fmt.Errorf("insert refresh token: %w", err)
-	}
-	return nil
-}
-
 const sessionColumns = `id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at`
+
+// tokenSessionUser joins a refresh token (t, selected by token_hash and client_id) to its session
+// (s) and the session's user (u); the foreign keys make both exist.
+const tokenSessionUser = ` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+	WHERE t.token_hash = ? AND t.client_id = ?`
+
+// scanSessionUser scans a row of head's columns, then sessionColumns, then userColumns.
+func scanSessionUser(scan func(...any) error, head ...any) (store.Session, store.User, error) {
+	var u store.User
+	sess, err := scanSession(scanFunc(func(sd ...any) error {
+		var err error
+		u, err = scanUser(scanFunc(func(ud ...any) error {
+			return scan(append(append(head, sd...), ud...)...)
+		}))
+		return err
+	}))
+	return sess, u, err
+}
 
 func scanSession(s scanner) (store.Session, error) {
 	var out store.Session
@@ -264,9 +274,9 @@ func (db *DB) SessionLive(ctx context.Context, id string, now time.Time) (bool, 
 // was already rotated ends its session (reuse detection). next without a payload inherits old's,
 // so what a refresh token renews survives any number of rotations.
 //
-// The transaction is two steps (runSteps): the UPDATE with one read of the token's session and
-// user, then what that read decides. On PostgreSQL that is three round trips where one
-// statement at a time took eight, the user's read included.
+// On SQLite the transaction is two steps (runSteps): the UPDATE with one read of the token's
+// session and user, then what that read decides. PostgreSQL does it in one round trip
+// (rotatePipelined).
 func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store.RefreshToken, now time.Time) (store.RefreshToken, store.Session, store.User, error) {
 	if db.wr == nil {
 		return db.rotatePipelined(ctx, oldHash, next, now)
@@ -295,19 +305,11 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store
 			}},
 		// The token's session and user (the foreign keys make both exist). Its used_at is the
 		// stored one when the UPDATE changed nothing.
-		{what: "refresh token session", q: `SELECT t.used_at, ` + prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + `
-			FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-			WHERE t.token_hash = ? AND t.client_id = ?`, args: []any{oldHash, next.ClientID},
+		{what: "refresh token session", q: `SELECT t.used_at, ` + prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + tokenSessionUser,
+			args: []any{oldHash, next.ClientID},
 			row: func(scan func(...any) error) error {
-				// One row, three scanners: the used_at, then scanSession's columns, then scanUser's.
 				var err error
-				sess, err = scanSession(scanFunc(func(sd ...any) error {
-					var err error
-					u, err = scanUser(scanFunc(func(ud ...any) error {
-						return scan(append(append([]any{&usedAt}, sd...), ud...)...)
-					}))
-					return err
-				}))
+				sess, u, err = scanSessionUser(scan, &usedAt)
 				if errors.Is(err, store.ErrNotFound) {
 					return nil
 				}
@@ -371,7 +373,7 @@ func (db *DB) rotatePipelined(ctx context.Context, oldHash string, next store.Re
 		var sess store.Session
 		var u store.User
 		ops := []op{
-			{what: "rotate refresh token", asserted: true, one: errStateChanged,
+			{what: "rotate refresh token", asserted: true,
 				q: `WITH rotated AS (UPDATE refresh_tokens SET used_at = ?
 						WHERE token_hash = ? AND client_id = ? AND used_at = 0 AND expires_at > ? RETURNING session_id)
 					SELECT 1 / (CASE WHEN count(*) = 1 THEN 1 ELSE 0 END)
@@ -390,21 +392,12 @@ func (db *DB) rotatePipelined(ctx context.Context, oldHash string, next store.Re
 				SELECT ?, session_id, client_id, COALESCE(CAST(? AS TEXT), payload), ?, ?, 0 FROM refresh_tokens WHERE token_hash = ? AND client_id = ?`,
 				args: []any{next.Hash, payload, ms(next.CreatedAt), ms(next.ExpiresAt), oldHash, next.ClientID}},
 			{what: "rotated", fetch: true, q: `SELECT t.token_hash, t.session_id, t.client_id, t.payload, t.created_at, t.expires_at, t.used_at, ` +
-				prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + `
-				FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-				WHERE t.token_hash = ? AND t.client_id = ?`, args: []any{oldHash, next.ClientID},
+				prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + tokenSessionUser, args: []any{oldHash, next.ClientID},
 				row: func(scan func(...any) error) error {
 					var payload string
 					var created, expires, used int64
 					var err error
-					sess, err = scanSession(scanFunc(func(sd ...any) error {
-						var err error
-						u, err = scanUser(scanFunc(func(ud ...any) error {
-							head := []any{&old.Hash, &old.SessionID, &old.ClientID, &payload, &created, &expires, &used}
-							return scan(append(append(head, sd...), ud...)...)
-						}))
-						return err
-					}))
+					sess, u, err = scanSessionUser(scan, &old.Hash, &old.SessionID, &old.ClientID, &payload, &created, &expires, &used)
 					old.Payload, old.CreatedAt, old.ExpiresAt, old.UsedAt = []byte(payload), fromMS(created), fromMS(expires), fromMS(used)
 					return err
 				}},
@@ -426,9 +419,7 @@ func (db *DB) rotatePipelined(ctx context.Context, oldHash string, next store.Re
 func (db *DB) rotationRefused(queryRow func(string, ...any) scanner, oldHash, clientID string, n int64) error {
 	var used, expires, ended, sessExpires int64
 	var sid, status string
-	err := queryRow(`SELECT t.used_at, t.expires_at, s.id, s.ended_at, s.expires_at, u.status
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-		WHERE t.token_hash = ? AND t.client_id = ?`, oldHash, clientID).Scan(&used, &expires, &sid, &ended, &sessExpires, &status)
+	err := queryRow(`SELECT t.used_at, t.expires_at, s.id, s.ended_at, s.expires_at, u.status`+tokenSessionUser, oldHash, clientID).Scan(&used, &expires, &sid, &ended, &sessExpires, &status)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
