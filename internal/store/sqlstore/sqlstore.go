@@ -302,6 +302,19 @@ type txn struct {
 	q    querier
 	d    dialect
 	prep func(ctx context.Context, q string) (*sql.Stmt, error) // SQLite writer's statement cache; nil on PostgreSQL
+	// detached (the SQLite writer) runs statements without the caller's cancellation. The
+	// driver interrupts the connection when a statement's context ends, and an interrupted write
+	// in an explicit transaction makes SQLite roll the whole transaction back: the batch that
+	// every queued caller shares. One client going away must not fail the others.
+	detached bool
+}
+
+// ctx is the context t's statements run with.
+func (t *txn) ctx(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // stmt returns the cached prepared statement for q, or nil where there is no cache.
@@ -317,6 +330,7 @@ func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.ctx(ctx)
 	q = t.d.rebind(q)
 	if st := t.stmt(ctx, q); st != nil {
 		res, err := st.ExecContext(ctx, args...)
@@ -327,6 +341,7 @@ func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 }
 
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.ctx(ctx)
 	q = t.d.rebind(q)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -335,6 +350,7 @@ func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	ctx = t.ctx(ctx)
 	q = t.d.rebind(q)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)

@@ -162,7 +162,7 @@ func (w *writer) inSavepoint(req *writeReq) (fnErr, broken error) {
 				fnErr = fmt.Errorf("transaction panicked: %v", p)
 			}
 		}()
-		fnErr = req.fn(&txn{q: w.conn, d: w.d, prep: w.prepare})
+		fnErr = req.fn(&txn{q: w.conn, d: w.d, prep: w.prepare, detached: true})
 	}()
 	if fnErr != nil {
 		if _, err := w.exec(req.ctx, "ROLLBACK TO tx"); err != nil {

@@ -259,3 +259,36 @@ func TestWriterCloseRunsWhatIsQueued(t *testing.T) {
 		t.Errorf("rows after reopening: %v, want holder and queued", ids)
 	}
 }
+
+// TestWriterIgnoresCallersCancellation: a transaction's statements run to the end although its
+// caller's context ends meanwhile (a client that went away), and the transactions that share its
+// batch commit. With the caller's context, the driver would interrupt the shared connection,
+// which rolls back the whole batch; here the cancelled statement would fail at once.
+func TestWriterIgnoresCallersCancellation(t *testing.T) {
+	db := openSQLiteForTest(t)
+	release, finished := holdWriter(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	gone, mate := make(chan error, 1), make(chan error, 1)
+	go func() {
+		gone <- db.tx(ctx, func(tx *txn) error {
+			if err := insertOutbox(ctx, tx, "gone-1"); err != nil {
+				return err
+			}
+			cancel() // the caller goes away between two statements
+			return insertOutbox(ctx, tx, "gone-2")
+		})
+	}()
+	go func() {
+		mate <- db.tx(context.Background(), func(tx *txn) error { return insertOutbox(context.Background(), tx, "mate") })
+	}()
+	waitQueued(t, db, 2)
+	close(release)
+	for name, ch := range map[string]chan error{"held": finished, "cancelled caller": gone, "batch mate": mate} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if ids := outboxIDs(t, db); !ids["gone-1"] || !ids["gone-2"] || !ids["mate"] || !ids["holder"] {
+		t.Errorf("committed rows %v, want holder, gone-1, gone-2 and mate", ids)
+	}
+}
