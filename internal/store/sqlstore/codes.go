@@ -76,7 +76,6 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 func (db *DB) issueCodePipelined(ctx context.Context, c store.Code, limit store.RateLimit) error {
 	now := ms(c.CreatedAt)
 	since := now - limit.Window.Milliseconds()
-	key := []any{c.AppID, c.Method, c.Identifier}
 	check := op{what: "check send", asserted: true, q: `SELECT 1 / (CASE WHEN
 			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0) > ?
 			OR (? > 0 AND (SELECT COUNT(*) FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?) >= ?)
@@ -89,7 +88,7 @@ func (db *DB) issueCodePipelined(ctx context.Context, c store.Code, limit store.
 			err := queryRow(`SELECT COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0),
 					COUNT(*), MIN(created_at)
 				FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
-				append(key, c.AppID, c.Method, c.Identifier, c.Channel, since)...).Scan(&lockedUntil, &recent, &oldest)
+				c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier, c.Channel, since).Scan(&lockedUntil, &recent, &oldest)
 			if err != nil {
 				return fmt.Errorf("check send: %w", err)
 			}
@@ -161,15 +160,16 @@ func (db *DB) DeleteCode(ctx context.Context, id string) error {
 	})
 }
 
+var latestCodeSQL = `SELECT ` + prefixed("c.", codeColumns) + `, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
+	FROM codes c LEFT JOIN lockouts l ON l.app_id = c.app_id AND l.method = c.method AND l.identifier = c.identifier
+	WHERE c.app_id = ? AND c.method = ? AND c.identifier = ? AND c.used_at = 0 ORDER BY c.created_at DESC LIMIT 1`
+
 // LatestCode returns the newest unused code of an identifier for a method, with the
 // identifier's failure state joined in: one read where a login check used to make two.
 func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) (store.Code, store.Lockout, error) {
 	var l store.Lockout
 	var until int64
-	c, err := scanCode(scanPlus(db.queryRow(ctx, `SELECT `+prefixed("c.", codeColumns)+`, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
-		FROM codes c LEFT JOIN lockouts l ON l.app_id = c.app_id AND l.method = c.method AND l.identifier = c.identifier
-		WHERE c.app_id = ? AND c.method = ? AND c.identifier = ? AND c.used_at = 0 ORDER BY c.created_at DESC LIMIT 1`,
-		appID, method, identifier), &l.Failures, &until))
+	c, err := scanCode(scanPlus(db.queryRow(ctx, latestCodeSQL, appID, method, identifier), &l.Failures, &until))
 	if errors.Is(err, store.ErrNotFound) {
 		// No code to check (rare on the login path): the failure state still decides between
 		// "locked" and "invalid passcode".

@@ -207,6 +207,9 @@ const sessionColumns = `id, app_id, user_id, client_id, amr, auth_time, created_
 const tokenSessionUser = ` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
 	WHERE t.token_hash = ? AND t.client_id = ?`
 
+// sessionUserColumns are the columns scanSessionUser reads after its head: s's, then u's.
+var sessionUserColumns = prefixed("s.", sessionColumns) + ", " + prefixed("u.", userColumns)
+
 // scanSessionUser scans a row of head's columns, then sessionColumns, then userColumns.
 func scanSessionUser(scan func(...any) error, head ...any) (store.Session, store.User, error) {
 	var u store.User
@@ -305,7 +308,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash string, next store
 			}},
 		// The token's session and user (the foreign keys make both exist). Its used_at is the
 		// stored one when the UPDATE changed nothing.
-		{what: "refresh token session", q: `SELECT t.used_at, ` + prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + tokenSessionUser,
+		{what: "refresh token session", q: `SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser,
 			args: []any{oldHash, next.ClientID},
 			row: func(scan func(...any) error) error {
 				var err error
@@ -392,7 +395,7 @@ func (db *DB) rotatePipelined(ctx context.Context, oldHash string, next store.Re
 				SELECT ?, session_id, client_id, COALESCE(CAST(? AS TEXT), payload), ?, ?, 0 FROM refresh_tokens WHERE token_hash = ? AND client_id = ?`,
 				args: []any{next.Hash, payload, ms(next.CreatedAt), ms(next.ExpiresAt), oldHash, next.ClientID}},
 			{what: "rotated", fetch: true, q: `SELECT t.token_hash, t.session_id, t.client_id, t.payload, t.created_at, t.expires_at, t.used_at, ` +
-				prefixed("s.", sessionColumns) + `, ` + prefixed("u.", userColumns) + tokenSessionUser, args: []any{oldHash, next.ClientID},
+				sessionUserColumns + tokenSessionUser, args: []any{oldHash, next.ClientID},
 				row: func(scan func(...any) error) error {
 					var payload string
 					var created, expires, used int64

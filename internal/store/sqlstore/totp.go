@@ -113,14 +113,16 @@ func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTP
 	return scanTOTPs(rows, nil)
 }
 
+var loginTOTPsSQL = `SELECT ` + prefixed("t.", totpColumns) + `, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
+	FROM totp_authenticators t LEFT JOIN lockouts l ON l.app_id = t.app_id AND l.method = ? AND l.identifier = ?
+	WHERE t.app_id = ? AND t.user_id = ? AND t.revoked_at = 0 ORDER BY t.created_at, t.id`
+
 // LoginTOTPs is ListTOTPs with the identifier's failure state joined onto every row: one read
 // where a TOTP login used to make two.
 func (db *DB) LoginTOTPs(ctx context.Context, appID, userID, method, identifier string) ([]store.TOTPAuthenticator, store.Lockout, error) {
 	var l store.Lockout
 	var until int64
-	rows, err := db.query(ctx, `SELECT `+prefixed("t.", totpColumns)+`, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
-		FROM totp_authenticators t LEFT JOIN lockouts l ON l.app_id = t.app_id AND l.method = ? AND l.identifier = ?
-		WHERE t.app_id = ? AND t.user_id = ? AND t.revoked_at = 0 ORDER BY t.created_at, t.id`, method, identifier, appID, userID)
+	rows, err := db.query(ctx, loginTOTPsSQL, method, identifier, appID, userID)
 	if err != nil {
 		return nil, l, fmt.Errorf("list authenticators: %w", err)
 	}
