@@ -100,7 +100,7 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 		out.RequestID = secret.NewID()
 	}
 	row := store.Code{ID: out.ID, AppID: in.App.ID, UserID: in.UserID, Method: in.Method, Channel: in.Channel,
-		Identifier: in.Identifier, CodeHash: c.hash(in.Method, hashIdentifier, code), RequestID: out.RequestID,
+		Identifier: in.Identifier, CodeHash: c.hash(in.Method, hashIdentifier, code), ByHash: !in.Numeric, RequestID: out.RequestID,
 		Payload: in.Payload, MaxAttempts: s.OTPMaxAttempts, CreatedAt: now, ExpiresAt: out.ExpiresAt}
 	if row.Payload == nil {
 		row.Payload = []byte("{}")

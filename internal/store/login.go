@@ -16,6 +16,7 @@ type Code struct {
 	Channel     string // email, sms, direct
 	Identifier  string // normalized "type:value" the code was sent to
 	CodeHash    string
+	ByHash      bool // found by its hash alone (high-entropy codes); a numeric code is found by identifier
 	RequestID   string
 	Payload     []byte // JSON owned by the issuing service
 	Attempts    int
@@ -73,9 +74,10 @@ type Codes interface {
 	// limit — in one conditional statement, and returns it; ErrUsed when another request won.
 	ConsumeCode(ctx context.Context, id string, now time.Time) (Code, error)
 	// ConsumeCodeByHash is ConsumeCode for codes looked up by their keyed hash (link and
-	// authorization codes, which have 256 bits of entropy).
+	// authorization codes, which have 256 bits of entropy). Only codes issued with ByHash are
+	// found by hash: the others answer ErrUsed, as an unknown hash does.
 	ConsumeCodeByHash(ctx context.Context, method, hash string, now time.Time) (Code, error)
-	// FindCodeByHash returns a code by hash without consuming it.
+	// FindCodeByHash returns a code issued with ByHash by its hash, without consuming it.
 	FindCodeByHash(ctx context.Context, method, hash string) (Code, error)
 	// RecordCodeFailure counts one wrong attempt against code id and returns the new count.
 	RecordCodeFailure(ctx context.Context, id string) (int, error)

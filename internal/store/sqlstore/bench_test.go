@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/store/storetest"
 )
@@ -93,9 +94,9 @@ func BenchmarkIssueAndConsumeCode(b *testing.B) {
 
 // BenchmarkLoginWrites is every write of one OTP login, as the server makes them: issue the
 // code (rate-limit count, retire, insert), then use it up and save the session, its refresh
-// token and the user's last_auth in one transaction. IDs and hashes are random, as in the
-// server, so inserts land all over the indexes; on SQLite the transactions of the parallel
-// callers share commits (group commit).
+// token and the user's last_auth in one transaction. IDs and hashes are made as the server makes
+// them: code and session ids ordered by time, hashes random (so their inserts land all over their
+// indexes); on SQLite the transactions of the parallel callers share commits (group commit).
 func BenchmarkLoginWrites(b *testing.B) {
 	benchStores(b, func(b *testing.B, s store.Store) {
 		ctx := context.Background()
@@ -117,12 +118,12 @@ func BenchmarkLoginWrites(b *testing.B) {
 			for pb.Next() {
 				uid := ids[int(n.Add(1))%users]
 				now := time.Now()
-				c := store.Code{ID: randomID(), AppID: "a", UserID: uid, Method: "otp", Channel: "direct", Identifier: uid + "@bench.test",
+				c := store.Code{ID: secret.NewTimeID(now), AppID: "a", UserID: uid, Method: "otp", Channel: "direct", Identifier: uid + "@bench.test",
 					CodeHash: randomID(), Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
 				if err := s.IssueCode(ctx, c, store.RateLimit{Max: 1000, Window: 15 * time.Minute}); err != nil {
 					b.Fatal(err)
 				}
-				sess := store.Session{ID: randomID(), AppID: "a", UserID: uid, ClientID: "c", AMR: []string{"otp"},
+				sess := store.Session{ID: secret.NewTimeID(now), AppID: "a", UserID: uid, ClientID: "c", AMR: []string{"otp"},
 					AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 				rt := store.RefreshToken{Hash: randomID(), SessionID: sess.ID, ClientID: "c", Payload: []byte(`{}`),
 					CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}

@@ -2,7 +2,9 @@ package sqlstore_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/store/sqlstore"
@@ -31,6 +33,38 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 				t.Fatalf("second open: %v", err)
 			}
 			b.Close()
+		})
+	}
+}
+
+// TestHashLookupsUseThePartialIndex: codes_hash indexes only the codes found by hash (by_hash),
+// and a planner uses a partial index only when the query states its predicate. The lookups by
+// hash must use it; the same lookup without the term "by_hash" must not (else the check below
+// could not tell).
+func TestHashLookupsUseThePartialIndex(t *testing.T) {
+	for _, e := range storetest.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			db := storetest.Open(t, e.DSN(t))
+			ctx := context.Background()
+			now := time.Now().UnixMilli()
+			for _, c := range []struct {
+				name string
+				q    string
+				args []any
+				want bool
+			}{
+				{"find", sqlstore.FindCodeByHashSQL, []any{"h", "link"}, true},
+				{"consume", sqlstore.ConsumeCodeByHashSQL, []any{now, "h", "link", now}, true},
+				{"find without the predicate", strings.Replace(sqlstore.FindCodeByHashSQL, " AND by_hash", "", 1), []any{"h", "link"}, false},
+			} {
+				plan, err := db.Explain(ctx, c.q, c.args...)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if got := strings.Contains(plan, "codes_hash"); got != c.want {
+					t.Errorf("%s: plan uses codes_hash = %v, want %v; plan:\n%s", c.name, got, c.want, plan)
+				}
+			}
 		})
 	}
 }

@@ -14,10 +14,12 @@ import (
 // Conformance tests of store.Codes (one-time codes, send limits, lockouts) and store.Sessions
 // (sessions and refresh-token rotation).
 
-// newCode is an OTP code of identifier "user:u1" created at `at`, living 5 minutes.
+// newCode is an OTP code of identifier "user:u1" created at `at`, living 5 minutes. It is marked
+// ByHash so the cases can inspect it with FindCodeByHash; testCodesByHashOnlyWhenMarked covers
+// codes that are not.
 func newCode(id, hash string, at time.Time) store.Code {
 	return store.Code{ID: id, AppID: "app1", UserID: "u1", Method: "otp", Channel: "email", Identifier: "user:u1",
-		CodeHash: hash, Payload: []byte(`{"channel":"email"}`), MaxAttempts: 5, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
+		CodeHash: hash, ByHash: true, Payload: []byte(`{"channel":"email"}`), MaxAttempts: 5, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
 }
 
 var noLimit = store.RateLimit{}
@@ -60,6 +62,34 @@ func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
 	}
 	if _, err := s.FindCodeByHash(ctx, "link", "h1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("FindCodeByHash of another method: %v", err)
+	}
+}
+
+// testCodesByHashOnlyWhenMarked: a code issued without ByHash (a numeric OTP, found by its
+// identifier) is neither found nor consumed by its hash, and ByHash round-trips both ways.
+func testCodesByHashOnlyWhenMarked(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	numeric := newCode("c1", "h1", t0)
+	numeric.ByHash = false
+	mustIssue(t, s, numeric, noLimit)
+	if _, err := s.FindCodeByHash(ctx, "otp", "h1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("FindCodeByHash of a code not marked ByHash: %v", err)
+	}
+	if _, err := s.ConsumeCodeByHash(ctx, "otp", "h1", t0); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("ConsumeCodeByHash of a code not marked ByHash: %v", err)
+	}
+	got, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1")
+	if err != nil || got.ID != "c1" || got.ByHash || !got.UsedAt.IsZero() {
+		t.Fatalf("LatestCode after the by-hash attempts = %+v, %v; want c1 unused, ByHash false", got, err)
+	}
+	link := newCode("l1", "hl", t0)
+	link.Method = "link"
+	mustIssue(t, s, link, noLimit)
+	if got, _, err := s.LatestCode(ctx, "app1", "link", "user:u1"); err != nil || !got.ByHash {
+		t.Fatalf("LatestCode of a by-hash code = %+v, %v; want ByHash true", got, err)
+	}
+	if got, err := s.ConsumeCodeByHash(ctx, "link", "hl", t0); err != nil || got.ID != "l1" || !got.ByHash {
+		t.Fatalf("ConsumeCodeByHash = %+v, %v", got, err)
 	}
 }
 
