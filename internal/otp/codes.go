@@ -20,6 +20,7 @@ import (
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/user"
 )
 
 // Code methods: the code spaces that lock and rate-limit separately.
@@ -136,15 +137,37 @@ type Check struct {
 // identifier; reaching the limit locks the identifier (403). The returned lockout state goes to
 // Succeeded once the login is saved.
 func (c *Codes) Check(ctx context.Context, in Check) (store.Code, store.Lockout, error) {
-	now := c.clock.Now()
 	row, lock, err := c.store.LatestCode(ctx, in.App.ID, in.Method, in.Identifier)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Code{}, lock, fmt.Errorf("latest code: %w", err)
 	}
+	return c.judge(ctx, in, row, lock, err == nil)
+}
+
+// CheckUser is Check for a code sent to a user's key (UserKey), with the user found in the same
+// read by the column and value of user.Key: it returns the user and the Check it made (in with
+// Identifier set), or the user API's 404 when there is no such user.
+func (c *Codes) CheckUser(ctx context.Context, in Check, by store.UserBy, value string) (store.User, Check, store.Code, store.Lockout, error) {
+	u, row, lock, err := c.store.UserLatestCode(ctx, by, value, in.App.ID, in.Method, UserKey(""))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, in, store.Code{}, lock, user.NotFound(err)
+		}
+		return store.User{}, in, store.Code{}, lock, fmt.Errorf("user and latest code: %w", err)
+	}
+	in.Identifier = UserKey(u.ID)
+	row, lock, err = c.judge(ctx, in, row, lock, row.ID != "")
+	return u, in, row, lock, err
+}
+
+// judge decides a check on the identifier's latest code (found false when it has none) and its
+// failure state.
+func (c *Codes) judge(ctx context.Context, in Check, row store.Code, lock store.Lockout, found bool) (store.Code, store.Lockout, error) {
+	now := c.clock.Now()
 	if lock.LockedUntil.After(now) {
 		return store.Code{}, lock, apierr.Locked("One time code invalid due to multiple failed attempts")
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	if !found {
 		// No live code: nothing can be guessed, so this is not counted as a failed attempt.
 		// Counting it would let the losers of a race for one code, or a replay of a used code,
 		// lock out the user who has just logged in.

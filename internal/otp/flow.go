@@ -241,12 +241,12 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if err := ValidDeviceID(req.DeviceID); err != nil {
 		return session.Tokens{}, err
 	}
-	u, err := f.Users.Find(ctx, req.IdentifierType, req.Identifier)
+	by, value, err := user.Key(req.IdentifierType, req.Identifier, "identifier")
 	if err != nil {
 		return session.Tokens{}, err
 	}
-	check := Check{App: a, Method: MethodOTP, Identifier: UserKey(u.ID), Code: req.Passcode, RequestID: req.RequestID}
-	code, _, err := f.Codes.Check(ctx, check)
+	// The user, their latest code and its identifier's failures: one read.
+	u, check, code, _, err := f.Codes.CheckUser(ctx, Check{App: a, Method: MethodOTP, Code: req.Passcode, RequestID: req.RequestID}, by, value)
 	if err != nil {
 		return session.Tokens{}, err
 	}

@@ -26,6 +26,17 @@ type Code struct {
 	UsedAt      time.Time
 }
 
+// UserBy names the column a user is found by.
+type UserBy string
+
+// The columns a user is found by.
+const (
+	UserByID       UserBy = "id"
+	UserByEmail    UserBy = "email"
+	UserByPhone    UserBy = "phone"
+	UserByUsername UserBy = "username"
+)
+
 // RateLimit bounds how many codes one identifier may be sent per channel in a sliding window.
 type RateLimit struct {
 	Max    int
@@ -70,6 +81,11 @@ type Codes interface {
 	// identifier's failure state (as GetLockout), in one read. With no such code it returns
 	// ErrNotFound and still the failure state.
 	LatestCode(ctx context.Context, appID, method, identifier string) (Code, Lockout, error)
+	// UserLatestCode finds the user whose `by` column equals value and, in the same read, what
+	// LatestCode(appID, method, keyPrefix+user.ID) returns: the newest unused code (zero, with
+	// ID "", when there is none) and the identifier's failure state. ErrNotFound when no user
+	// matches. A login by code sent to a user's key makes one read where it made two.
+	UserLatestCode(ctx context.Context, by UserBy, value, appID, method, keyPrefix string) (User, Code, Lockout, error)
 	// ConsumeCode marks code id used at now — if it is unused, unexpired and under its attempt
 	// limit — in one conditional statement, and returns it; ErrUsed when another request won.
 	ConsumeCode(ctx context.Context, id string, now time.Time) (Code, error)

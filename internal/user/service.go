@@ -263,23 +263,49 @@ func (s *Service) Find(ctx context.Context, typ, identifier string) (store.User,
 // Lookup is Find for callers whose request names the identifier differently (a path parameter
 // such as email, or identifier_value): a malformed identifier is a 400 naming field.
 func (s *Service) Lookup(ctx context.Context, typ, identifier, field string) (store.User, error) {
+	by, v, err := Key(typ, identifier, field)
+	if err != nil {
+		return store.User{}, err
+	}
+	switch by {
+	case store.UserByEmail:
+		return notFound(s.store.GetUserByEmail(ctx, v))
+	case store.UserByPhone:
+		return notFound(s.store.GetUserByPhone(ctx, v))
+	case store.UserByUsername:
+		return notFound(s.store.GetUserByUsername(ctx, v))
+	default:
+		return notFound(s.store.GetUser(ctx, v))
+	}
+}
+
+// Key is the column and normalized value Lookup finds a user by, or the 400 it answers for a
+// malformed identifier, for callers that read the user in a query of their own.
+func Key(typ, identifier, field string) (store.UserBy, string, error) {
 	typ, v, badField, problem := NormalizeIdentifier(typ, identifier)
 	if badField == "identifier" {
 		badField = field
 	}
 	if badField != "" {
-		return store.User{}, apierr.Invalid(badField, problem)
+		return "", "", apierr.Invalid(badField, problem)
 	}
 	switch typ {
 	case IDEmail:
-		return notFound(s.store.GetUserByEmail(ctx, v))
+		return store.UserByEmail, v, nil
 	case IDPhone:
-		return notFound(s.store.GetUserByPhone(ctx, v))
+		return store.UserByPhone, v, nil
 	case IDUsername:
-		return notFound(s.store.GetUserByUsername(ctx, v))
+		return store.UserByUsername, v, nil
 	default:
-		return notFound(s.store.GetUser(ctx, v))
+		return store.UserByID, v, nil
 	}
+}
+
+// NotFound is the API's answer for a user a query of the caller's own did not find
+// (store.ErrNotFound), and err otherwise.
+func NotFound(err error) error {
+	_, err = notFound(store.User{}, err)
+	return err
 }
 
 // Delete removes a user and everything that belongs to them.

@@ -142,3 +142,56 @@ func randomID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// BenchmarkLoginCheck is the read an OTP authenticate makes before its write: the user by email,
+// their newest code and the identifier's failures. one_read is UserLatestCode, what the server
+// does; two_reads is the user and then LatestCode, what it did before, kept for comparison.
+func BenchmarkLoginCheck(b *testing.B) {
+	benchStores(b, func(b *testing.B, s store.Store) {
+		ctx := context.Background()
+		const users = 2000
+		now := time.Now()
+		ids := make([]string, users)
+		for i := range ids {
+			ids[i] = randomID()
+			u := store.User{ID: ids[i], TenantID: "t", Email: ids[i] + "@bench.test", Status: "Active",
+				Profile: []byte(`{}`), CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
+			if err := s.CreateUser(ctx, u); err != nil {
+				b.Fatal(err)
+			}
+			c := store.Code{ID: secret.NewTimeID(now), AppID: "a", UserID: ids[i], Method: "otp", Channel: "direct",
+				Identifier: "user:" + ids[i], CodeHash: randomID(), Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := s.IssueCode(ctx, c, store.RateLimit{Max: 1000, Window: 15 * time.Minute}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, v := range []struct {
+			name  string
+			check func(email string) (string, error)
+		}{
+			{"one_read", func(email string) (string, error) {
+				_, c, _, err := s.UserLatestCode(ctx, store.UserByEmail, email, "a", "otp", "user:")
+				return c.ID, err
+			}},
+			{"two_reads", func(email string) (string, error) {
+				u, err := s.GetUserByEmail(ctx, email)
+				if err != nil {
+					return "", err
+				}
+				c, _, err := s.LatestCode(ctx, "a", "otp", "user:"+u.ID)
+				return c.ID, err
+			}},
+		} {
+			b.Run(v.name, func(b *testing.B) {
+				var n atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if id, err := v.check(ids[int(n.Add(1))%users] + "@bench.test"); err != nil || id == "" {
+							b.Fatalf("check: %q %v", id, err)
+						}
+					}
+				})
+			})
+		}
+	})
+}

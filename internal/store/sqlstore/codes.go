@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,6 +181,76 @@ func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) 
 	}
 	l.LockedUntil = fromMS(until)
 	return c, l, err
+}
+
+// userLatestCodeSQL is latestCodeSQL for the code identifier ? || u.id, joined to the user it
+// belongs to (see UserLatestCode), by the column a user is found by. The code's columns are NULL
+// when the user has no live code, so each reads as its zero value (user_id is nullable anyway).
+//
+// The newest code is a correlated subquery, planned per dialect so that it is always an index
+// seek: SQLite looks it up by id from a scalar subquery; PostgreSQL, which may plan that join as a
+// hash join over a sequential scan of codes (its plan for a still-empty table, then cached by the
+// prepared statement as the table grows), gets LATERAL subqueries, which it can only run per user
+// row. Their LIMIT 1 keeps the lockout one from being flattened into a join filtered after an
+// index scan on (app_id, method).
+var userLatestCodeSQL = map[string]map[store.UserBy]string{
+	sqliteDialect.name: userByQueries(userLatestCodeSelect + `
+	FROM users u
+	LEFT JOIN codes c ON c.id = (SELECT id FROM codes WHERE app_id = ? AND method = ? AND identifier = ? || u.id AND used_at = 0
+		ORDER BY created_at DESC LIMIT 1)
+	LEFT JOIN lockouts l ON l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id
+	WHERE u.%s = ?`),
+	postgresDialect.name: userByQueries(userLatestCodeSelect + `
+	FROM users u
+	LEFT JOIN LATERAL (SELECT ` + codeColumns + ` FROM codes WHERE app_id = ? AND method = ? AND identifier = ? || u.id AND used_at = 0
+		ORDER BY created_at DESC LIMIT 1) c ON TRUE
+	LEFT JOIN LATERAL (SELECT failures, locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ? || u.id
+		LIMIT 1) l ON TRUE
+	WHERE u.%s = ?`),
+}
+
+var userLatestCodeSelect = `SELECT ` + prefixed("u.", userColumns) + `,
+		COALESCE(c.id, ''), COALESCE(c.app_id, ''), c.user_id, COALESCE(c.method, ''), COALESCE(c.channel, ''),
+		COALESCE(c.identifier, ''), COALESCE(c.code_hash, ''), COALESCE(c.by_hash, FALSE), COALESCE(c.request_id, ''),
+		COALESCE(c.payload, ''), COALESCE(c.attempts, 0), COALESCE(c.max_attempts, 0), COALESCE(c.created_at, 0),
+		COALESCE(c.expires_at, 0), COALESCE(c.used_at, 0),
+		COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)`
+
+// userByQueries is q (with %s for the column) for each column a user is found by.
+func userByQueries(q string) map[store.UserBy]string {
+	out := map[store.UserBy]string{}
+	for _, by := range []store.UserBy{store.UserByID, store.UserByEmail, store.UserByPhone, store.UserByUsername} {
+		out[by] = fmt.Sprintf(q, by)
+	}
+	return out
+}
+
+// UserLatestCode is the user found by `by` and LatestCode(appID, method, keyPrefix+user.ID), in
+// one read.
+func (db *DB) UserLatestCode(ctx context.Context, by store.UserBy, value, appID, method, keyPrefix string) (store.User, store.Code, store.Lockout, error) {
+	q, ok := userLatestCodeSQL[db.dialect.name][by]
+	if !ok {
+		return store.User{}, store.Code{}, store.Lockout{}, fmt.Errorf("find user by %q: unknown column", by)
+	}
+	row := db.queryRow(ctx, q, appID, method, keyPrefix, appID, method, keyPrefix, value)
+	var u store.User
+	var l store.Lockout
+	var until int64
+	c, err := scanCode(scanFunc(func(codeDest ...any) error {
+		var err error
+		u, err = scanUser(scanFunc(func(userDest ...any) error {
+			return row.Scan(slices.Concat(userDest, codeDest, []any{&l.Failures, &until})...)
+		}))
+		return err
+	}))
+	if err != nil {
+		return store.User{}, store.Code{}, store.Lockout{}, err
+	}
+	if c.ID == "" {
+		c = store.Code{}
+	}
+	l.LockedUntil = fromMS(until)
+	return u, c, l, nil
 }
 
 // prefixed qualifies each column of a comma-separated list: prefixed("c.", "a, b") is "c.a, c.b".

@@ -12,10 +12,10 @@ var (
 	ConsumeCodeByHashSQL = consumeCodeByHashSQL
 )
 
-// Explain returns the plan the engine chooses for q with args, one line per step. On PostgreSQL
-// sequential scans are disabled first, so a usable index is chosen even on an empty table (an
-// unusable one still leaves a Seq Scan).
-func (db *DB) Explain(ctx context.Context, q string, args ...any) (string, error) {
+// Explain returns the plan the engine chooses for q with args, one line per step. With noSeqScan,
+// PostgreSQL's sequential scans are disabled first, so a usable index is chosen even on an empty
+// table (an unusable one still leaves a Seq Scan).
+func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any) (string, error) {
 	conn, err := db.r.Conn(ctx)
 	if err != nil {
 		return "", err
@@ -24,6 +24,8 @@ func (db *DB) Explain(ctx context.Context, q string, args ...any) (string, error
 	prefix := "EXPLAIN QUERY PLAN "
 	if db.dialect.name == "postgres" {
 		prefix = "EXPLAIN "
+	}
+	if db.dialect.name == "postgres" && noSeqScan {
 		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
 			return "", err
 		}
@@ -52,3 +54,5 @@ func (db *DB) Explain(ctx context.Context, q string, args ...any) (string, error
 	}
 	return strings.Join(lines, "\n"), rows.Err()
 }
+
+var UserLatestCodeSQL = userLatestCodeSQL

@@ -65,6 +65,76 @@ func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
 	}
 }
 
+// testCodesUserLatestCode: UserLatestCode is the user found by each column, with what LatestCode
+// answers for keyPrefix+user.ID: no code and no failures, then the failure state alone, then the
+// newest unused code of that app and method with the failure state.
+func testCodesUserLatestCode(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tn := seedTenant(t, s)
+	u := newUser(tn, "u1", "ann@example.com", "+15551234567", "ann", t0)
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(ctx, newUser(tn, "u2", "bob@example.com", "", "", t0)); err != nil {
+		t.Fatal(err)
+	}
+	find := func(by store.UserBy, value string) (store.User, store.Code, store.Lockout, error) {
+		return s.UserLatestCode(ctx, by, value, "app1", "otp", "user:")
+	}
+	if _, _, _, err := find(store.UserByEmail, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	got, c, l, err := find(store.UserByEmail, "ann@example.com")
+	if err != nil || got.ID != "u1" || got.Phone != "+15551234567" || !reflect.DeepEqual(c, store.Code{}) || l != (store.Lockout{}) {
+		t.Fatalf("user without code = %+v, %+v, %+v, %v", got, c, l, err)
+	}
+	p := store.FailurePolicy{Max: 5, Window: 10 * time.Minute, LockFor: 15 * time.Minute}
+	if _, err := s.RecordFailure(ctx, "app1", "otp", "user:u1", t0, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, c, l, err := find(store.UserByPhone, "+15551234567"); err != nil || c.ID != "" || l.Failures != 1 {
+		t.Fatalf("failures without a code = %+v, %+v, %v", c, l, err)
+	}
+	older := newCode("c1", "h1", t0)
+	mustIssue(t, s, older, noLimit)
+	newer := newCode("c2", "h2", t0.Add(time.Second))
+	newer.ByHash = false
+	mustIssue(t, s, newer, noLimit) // retires c1
+	others := []store.Code{newCode("o1", "h3", t0.Add(2*time.Second)), newCode("o2", "h4", t0.Add(2*time.Second)),
+		newCode("o3", "h5", t0.Add(2*time.Second))}
+	others[0].AppID = "app2"
+	others[1].Method = "link"
+	others[2].Identifier, others[2].UserID = "user:u2", "u2"
+	for _, o := range others {
+		mustIssue(t, s, o, noLimit)
+	}
+	wantCode, wantLock, err := s.LatestCode(ctx, "app1", "otp", "user:u1")
+	if err != nil || wantCode.ID != "c2" {
+		t.Fatalf("LatestCode = %+v, %v", wantCode, err)
+	}
+	for _, by := range []struct {
+		by    store.UserBy
+		value string
+	}{{store.UserByID, "u1"}, {store.UserByEmail, "ann@example.com"}, {store.UserByPhone, "+15551234567"}, {store.UserByUsername, "ann"}} {
+		got, c, l, err := find(by.by, by.value)
+		if err != nil || !reflect.DeepEqual(got, u) || !reflect.DeepEqual(c, wantCode) || l != wantLock {
+			t.Fatalf("by %s = %+v, %+v, %+v, %v\nwant %+v, %+v, %+v", by.by, got, c, l, err, u, wantCode, wantLock)
+		}
+	}
+	if _, c, _, err := s.UserLatestCode(ctx, store.UserByEmail, "bob@example.com", "app1", "otp", "user:"); err != nil || c.ID != "o3" {
+		t.Fatalf("the other user's code = %+v, %v", c, err)
+	}
+	if _, err := s.ConsumeCode(ctx, "c2", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, c, l, err := find(store.UserByEmail, "ann@example.com"); err != nil || c.ID != "" || l.Failures != 1 {
+		t.Fatalf("after the code is used = %+v, %+v, %v; want no code", c, l, err)
+	}
+	if _, _, _, err := s.UserLatestCode(ctx, "status", "Active", "app1", "otp", "user:"); err == nil {
+		t.Fatal("a column users are not found by was accepted")
+	}
+}
+
 // testCodesByHashOnlyWhenMarked: a code issued without ByHash (a numeric OTP, found by its
 // identifier) is neither found nor consumed by its hash, and ByHash round-trips both ways.
 func testCodesByHashOnlyWhenMarked(t *testing.T, s store.Store) {

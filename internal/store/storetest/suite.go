@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"codes_issue_concurrent_limit", testCodesIssueConcurrentLimit},
 		{"codes_consume_by_hash", testCodesConsumeByHash},
 		{"codes_by_hash_only_when_marked", testCodesByHashOnlyWhenMarked},
+		{"codes_user_latest_code", testCodesUserLatestCode},
 		{"lockouts_window_lock_restart", testLockouts},
 		{"lockouts_concurrent_failures", testLockoutsConcurrent},
 		{"sessions_save_login", testSessionsSaveLogin},
