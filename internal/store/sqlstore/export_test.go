@@ -12,7 +12,8 @@ var (
 	ConsumeCodeByHashSQL = consumeCodeByHashSQL
 )
 
-// Explain returns the plan the engine chooses for q with args, one line per step. With noSeqScan,
+// Explain returns the plan the engine chooses for q with args, one line per step (on PostgreSQL
+// the generic plan). With noSeqScan,
 // PostgreSQL's sequential scans are disabled first, so a usable index is chosen even on an empty
 // table (an unusable one still leaves a Seq Scan).
 func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any) (string, error) {
@@ -21,9 +22,27 @@ func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any
 		return "", err
 	}
 	defer conn.Close()
-	prefix := "EXPLAIN QUERY PLAN "
+	query, qargs := "EXPLAIN QUERY PLAN "+q, args
 	if db.dialect.name == "postgres" {
-		prefix = "EXPLAIN "
+		// The generic plan, which a prepared statement keeps once PostgreSQL settles on it: PREPARE
+		// the query, then EXPLAIN EXECUTE it with the arguments written as literals.
+		if _, err := conn.ExecContext(ctx, "PREPARE latch_explain AS "+db.dialect.rebind(q)); err != nil {
+			return "", err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "DEALLOCATE latch_explain")
+		lits := make([]string, len(args))
+		for i, a := range args {
+			if str, ok := a.(string); ok {
+				lits[i] = "'" + strings.ReplaceAll(str, "'", "''") + "'"
+			} else {
+				lits[i] = fmt.Sprint(a)
+			}
+		}
+		if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+			return "", err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "RESET plan_cache_mode")
+		query, qargs = "EXPLAIN EXECUTE latch_explain("+strings.Join(lits, ", ")+")", nil
 	}
 	if db.dialect.name == "postgres" && noSeqScan {
 		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
@@ -31,7 +50,7 @@ func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "RESET enable_seqscan")
 	}
-	rows, err := conn.QueryContext(ctx, db.dialect.rebind(prefix+q), args...)
+	rows, err := conn.QueryContext(ctx, db.dialect.rebind(query), qargs...)
 	if err != nil {
 		return "", err
 	}
@@ -56,3 +75,13 @@ func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any
 }
 
 var UserLatestCodeSQL = userLatestCodeSQL
+
+// The joined reads of the login paths, with arguments of the right types, for the plan tests.
+var LoginReads = map[string]struct {
+	Q    string
+	Args []any
+}{
+	"latest code":           {latestCodeSQL, []any{"a", "otp", "user:x"}},
+	"login totps":           {loginTOTPsSQL, []any{"totp", "user:x", "a", "x"}},
+	"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
+}
