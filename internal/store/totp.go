@@ -73,9 +73,10 @@ type TOTPs interface {
 	// ListTOTPs returns the user's unrevoked authenticators in the app (active and pending,
 	// expired pending ones included), oldest first.
 	ListTOTPs(ctx context.Context, appID, userID string) ([]TOTPAuthenticator, error)
-	// LoginTOTPs is ListTOTPs together with the failure state of (appID, method, identifier),
-	// as GetLockout gives it: what a TOTP login checks, in one read.
-	LoginTOTPs(ctx context.Context, appID, userID, method, identifier string) ([]TOTPAuthenticator, Lockout, error)
+	// UserLoginTOTPs finds the user whose `by` column equals value and, in the same read, their
+	// ListTOTPs(appID, user.ID) and the failure state of (appID, method, keyPrefix+user.ID) as
+	// GetLockout gives it: what a TOTP login checks. ErrNotFound when no user matches.
+	UserLoginTOTPs(ctx context.Context, by UserBy, value, appID, method, keyPrefix string) (User, []TOTPAuthenticator, Lockout, error)
 	// ActivateTOTP makes pending authenticator id active at now and records step as its last
 	// accepted step, if it is pending, unrevoked and created after l.PendingSince (ErrNotFound
 	// otherwise) and the user has fewer than l.Max active ones (ErrLimit otherwise), in one

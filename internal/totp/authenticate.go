@@ -73,18 +73,19 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 	if !transaction {
 		req.Challenge = ""
 	}
-	u, err := s.users.Find(ctx, req.IdentifierType, req.Identifier)
+	by, value, err := user.Key(req.IdentifierType, req.Identifier, "identifier")
 	if err != nil {
 		return session.Tokens{}, err
+	}
+	// The user, their authenticators and their failures: one read.
+	u, all, lock, err := s.store.UserLoginTOTPs(ctx, by, value, a.ID, Method, lockKey(""))
+	if err != nil {
+		return session.Tokens{}, user.NotFound(err)
 	}
 	if u.Status != user.StatusActive {
 		return session.Tokens{}, errUserNotActive()
 	}
 	now := s.clock.Now()
-	all, lock, err := s.store.LoginTOTPs(ctx, a.ID, u.ID, Method, lockKey(u.ID))
-	if err != nil {
-		return session.Tokens{}, fmt.Errorf("list authenticators: %w", err)
-	}
 	if err := s.refuseLocked(a, u.ID, lock, now); err != nil {
 		return session.Tokens{}, err
 	}

@@ -74,7 +74,11 @@ func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any
 	return strings.Join(lines, "\n"), rows.Err()
 }
 
-var UserLatestCodeSQL = userLatestCodeSQL
+// The one-read login checks, by dialect and column.
+var (
+	UserLatestCodeSQL = userLatestCodeSQL
+	UserLoginTOTPsSQL = userLoginTOTPsSQL
+)
 
 // The joined reads of the login paths, with arguments of the right types, for the plan tests.
 var LoginReads = map[string]struct {
@@ -82,6 +86,5 @@ var LoginReads = map[string]struct {
 	Args []any
 }{
 	"latest code":           {latestCodeSQL, []any{"a", "otp", "user:x"}},
-	"login totps":           {loginTOTPsSQL, []any{"totp", "user:x", "a", "x"}},
 	"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
 }

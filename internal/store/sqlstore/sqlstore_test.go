@@ -88,6 +88,12 @@ func TestLoginReadPlans(t *testing.T) {
 					Args []any
 				}{q, []any{"a", "otp", "user:", "a", "otp", "user:", "x"}}
 			}
+			for by, q := range sqlstore.UserLoginTOTPsSQL[e.Name] {
+				reads["user login totps by "+string(by)] = struct {
+					Q    string
+					Args []any
+				}{q, []any{"a", "a", "totp", "user:", "x"}}
+			}
 			maps.Copy(reads, sqlstore.LoginReads)
 			for by, r := range reads {
 				plan, err := db.Explain(ctx, false, r.Q, r.Args...)
@@ -98,6 +104,11 @@ func TestLoginReadPlans(t *testing.T) {
 					if strings.Contains(plan, bad) {
 						t.Errorf("%s: the plan has a %s:\n%s", by, bad, plan)
 					}
+				}
+				// The rows of the user found are sought by the user's id, not filtered out of
+				// every row of the app after the index scan.
+				if strings.Contains(plan, "Join Filter") && strings.Contains(plan, "u.id)") {
+					t.Errorf("%s: rows are joined to the user by a filter, not an index seek:\n%s", by, plan)
 				}
 				// The lockout is one row: its seek must name the identifier, not filter every
 				// lockout of the app and method after the index scan.

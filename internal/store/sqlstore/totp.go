@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/latch-auth/latch/internal/store"
@@ -113,29 +114,73 @@ func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTP
 	return scanTOTPs(rows, nil)
 }
 
-var loginTOTPsSQL = `SELECT ` + prefixed("t.", totpColumns) + `, COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
-	FROM totp_authenticators t LEFT JOIN lockouts l ON l.app_id = t.app_id AND l.method = ? AND l.identifier = ?
-	WHERE t.app_id = ? AND t.user_id = ? AND t.revoked_at = 0 ORDER BY t.created_at, t.id`
+// userLoginTOTPsSQL joins a user (found by a column, as userLatestCodeSQL) to their unrevoked
+// authenticators, oldest first, and the failure state of ? || u.id; a user without authenticators
+// is one row whose authenticator columns are NULL, read as zero values. As in userLatestCodeSQL,
+// PostgreSQL gets LATERAL subqueries (OFFSET 0 and LIMIT 1 keep them from being flattened into
+// joins), so that its generic plan seeks every table by index even when planned on empty tables.
+var userLoginTOTPsSQL = map[string]map[store.UserBy]string{
+	sqliteDialect.name: userByQueries(userLoginTOTPsSelect + `
+	FROM users u
+	LEFT JOIN totp_authenticators t ON t.app_id = ? AND t.user_id = u.id AND t.revoked_at = 0
+	LEFT JOIN lockouts l ON l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id
+	WHERE u.%s = ? ORDER BY t.created_at, t.id`),
+	postgresDialect.name: userByQueries(userLoginTOTPsSelect + `
+	FROM users u
+	LEFT JOIN LATERAL (SELECT ` + totpColumns + ` FROM totp_authenticators WHERE app_id = ? AND user_id = u.id AND revoked_at = 0
+		OFFSET 0) t ON TRUE
+	LEFT JOIN LATERAL (SELECT failures, locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ? || u.id
+		LIMIT 1) l ON TRUE
+	WHERE u.%s = ? ORDER BY t.created_at, t.id`),
+}
 
-// LoginTOTPs is ListTOTPs with the identifier's failure state joined onto every row: one read
-// where a TOTP login used to make two.
-func (db *DB) LoginTOTPs(ctx context.Context, appID, userID, method, identifier string) ([]store.TOTPAuthenticator, store.Lockout, error) {
+var userLoginTOTPsSelect = `SELECT ` + prefixed("u.", userColumns) + `,
+		COALESCE(t.id, ''), COALESCE(t.app_id, ''), COALESCE(t.user_id, ''), COALESCE(t.name, ''), COALESCE(t.device_id, ''),
+		COALESCE(t.secret, ''), COALESCE(t.algorithm, ''), COALESCE(t.digits, 0), COALESCE(t.period, 0), COALESCE(t.last_step, 0),
+		COALESCE(t.created_at, 0), COALESCE(t.activated_at, 0), COALESCE(t.last_used_at, 0), COALESCE(t.revoked_at, 0),
+		COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)`
+
+// UserLoginTOTPs is the user found by `by`, their unrevoked authenticators and the failure state
+// of keyPrefix+user.ID, in one read.
+func (db *DB) UserLoginTOTPs(ctx context.Context, by store.UserBy, value, appID, method, keyPrefix string) (store.User, []store.TOTPAuthenticator, store.Lockout, error) {
+	var u store.User
 	var l store.Lockout
+	q, ok := userLoginTOTPsSQL[db.dialect.name][by]
+	if !ok {
+		return u, nil, l, fmt.Errorf("find user by %q: unknown column", by)
+	}
+	rows, err := db.query(ctx, q, appID, appID, method, keyPrefix, value)
+	if err != nil {
+		return u, nil, l, fmt.Errorf("user and authenticators: %w", err)
+	}
+	defer rows.Close()
+	var list []store.TOTPAuthenticator
 	var until int64
-	rows, err := db.query(ctx, loginTOTPsSQL, method, identifier, appID, userID)
-	if err != nil {
-		return nil, l, fmt.Errorf("list authenticators: %w", err)
+	found := false
+	for rows.Next() {
+		a, err := scanTOTP(scanFunc(func(totpDest ...any) error {
+			var err error
+			u, err = scanUser(scanFunc(func(userDest ...any) error {
+				return rows.Scan(slices.Concat(userDest, totpDest, []any{&l.Failures, &until})...)
+			}))
+			return err
+		}))
+		if err != nil {
+			return store.User{}, nil, store.Lockout{}, err
+		}
+		found = true
+		if a.ID != "" {
+			list = append(list, a)
+		}
 	}
-	list, err := scanTOTPs(rows, []any{&l.Failures, &until})
-	if err != nil {
-		return nil, l, err
+	if err := rows.Err(); err != nil {
+		return store.User{}, nil, store.Lockout{}, fmt.Errorf("user and authenticators: %w", err)
 	}
-	if len(list) == 0 { // no row to carry it (rare on the login path)
-		l, err = db.GetLockout(ctx, appID, method, identifier)
-		return nil, l, err
+	if !found {
+		return store.User{}, nil, store.Lockout{}, store.ErrNotFound
 	}
 	l.LockedUntil = fromMS(until)
-	return list, l, nil
+	return u, list, l, nil
 }
 
 // scanTOTPs reads and closes rows of authenticators, each followed by the columns of more.

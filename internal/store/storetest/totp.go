@@ -375,37 +375,59 @@ func testTOTPDeletedWithUser(t *testing.T, s store.Store) {
 	}
 }
 
-// testTOTPLoginList: LoginTOTPs is ListTOTPs with the identifier's failure state, also when the
-// user has no authenticator.
+// testTOTPLoginList: UserLoginTOTPs is the user found by each column with ListTOTPs and the
+// identifier's failure state, also when the user has no authenticator; ErrNotFound without user.
 func testTOTPLoginList(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	totpUsers(t, s)
 	p := store.FailurePolicy{Max: 1, Window: 10 * time.Minute, LockFor: 15 * time.Minute}
-	if list, l, err := s.LoginTOTPs(ctx, "app1", "u1", "totp", "user:u1"); err != nil || len(list) != 0 || l != (store.Lockout{}) {
-		t.Fatalf("nothing yet: %v %+v %v", list, l, err)
+	login := func(by store.UserBy, value string) (store.User, []store.TOTPAuthenticator, store.Lockout, error) {
+		return s.UserLoginTOTPs(ctx, by, value, "app1", "totp", "user:")
+	}
+	if _, _, _, err := login(store.UserByEmail, "nobody@example.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	u1, err := s.GetUser(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, list, l, err := login(store.UserByEmail, "u1@example.com"); err != nil || !reflect.DeepEqual(u, u1) || len(list) != 0 || l != (store.Lockout{}) {
+		t.Fatalf("nothing yet: %+v %v %+v %v", u, list, l, err)
 	}
 	if _, err := s.RecordFailure(ctx, "app1", "totp", "user:u1", t0, p); err != nil {
 		t.Fatal(err)
 	}
 	until := t0.Add(15 * time.Minute)
-	if list, l, err := s.LoginTOTPs(ctx, "app1", "u1", "totp", "user:u1"); err != nil || len(list) != 0 || l.Failures != 1 || !l.LockedUntil.Equal(until) {
+	if _, list, l, err := login(store.UserByID, "u1"); err != nil || len(list) != 0 || l.Failures != 1 || !l.LockedUntil.Equal(until) {
 		t.Fatalf("locked, no authenticator: %v %+v %v", list, l, err)
 	}
 	mustAddTOTP(t, s, newTOTP("t1", "app1", "u1", t0, true), store.TOTPLimit{Max: 5})
 	mustAddTOTP(t, s, newTOTP("t2", "app1", "u1", t0.Add(time.Second), false), store.TOTPLimit{Max: 5})
 	mustAddTOTP(t, s, newTOTP("t3", "app1", "u2", t0, true), store.TOTPLimit{Max: 5})
+	mustAddTOTP(t, s, newTOTP("t4", "app2", "u1", t0, true), store.TOTPLimit{Max: 5})
+	mustAddTOTP(t, s, newTOTP("t5", "app1", "u1", t0.Add(2*time.Second), true), store.TOTPLimit{Max: 5})
+	if n, err := s.RevokeTOTPs(ctx, "app1", "u1", "t5", t0.Add(3*time.Second), t0); err != nil || n != 1 {
+		t.Fatalf("revoke t5: %d %v", n, err)
+	}
 	want, err := s.ListTOTPs(ctx, "app1", "u1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, l, err := s.LoginTOTPs(ctx, "app1", "u1", "totp", "user:u1")
-	if err != nil || !reflect.DeepEqual(list, want) || len(list) != 2 || l.Failures != 1 || !l.LockedUntil.Equal(until) {
-		t.Fatalf("LoginTOTPs = %v %+v %v\nwant %v", list, l, err, want)
+	for _, by := range []struct {
+		by    store.UserBy
+		value string
+	}{{store.UserByID, "u1"}, {store.UserByEmail, "u1@example.com"}} {
+		u, list, l, err := login(by.by, by.value)
+		if err != nil || !reflect.DeepEqual(u, u1) || !reflect.DeepEqual(list, want) || len(list) != 2 || list[0].ID != "t1" ||
+			l.Failures != 1 || !l.LockedUntil.Equal(until) {
+			t.Fatalf("by %s = %+v %v %+v %v\nwant %v", by.by, u, list, l, err, want)
+		}
 	}
 	// Another method's or user's failures are not joined in.
-	for _, k := range [][2]string{{"otp", "user:u1"}, {"totp", "user:u2"}} {
-		if _, l, err := s.LoginTOTPs(ctx, "app1", "u1", k[0], k[1]); err != nil || l != (store.Lockout{}) {
-			t.Fatalf("%v: %+v %v", k, l, err)
-		}
+	if _, _, l, err := s.UserLoginTOTPs(ctx, store.UserByID, "u1", "app1", "otp", "user:"); err != nil || l != (store.Lockout{}) {
+		t.Fatalf("another method: %+v %v", l, err)
+	}
+	if _, list, l, err := login(store.UserByID, "u2"); err != nil || len(list) != 1 || list[0].ID != "t3" || l != (store.Lockout{}) {
+		t.Fatalf("another user: %v %+v %v", list, l, err)
 	}
 }
