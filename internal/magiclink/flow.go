@@ -213,7 +213,8 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 		return session.Tokens{}, err
 	}
 	invalid := mosaicError(400, "Invalid magic link code")
-	found, err := f.Codes.Find(ctx, otp.MethodLink, req.Code)
+	// The code and its user: one read.
+	found, u, err := f.Codes.FindWithUser(ctx, otp.MethodLink, req.Code)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && found.AppID != a.ID) {
 		f.Metrics.Login("magiclink", "failed")
 		return session.Tokens{}, invalid
@@ -224,8 +225,7 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if found.RequestID != "" && !secret.Equal(found.RequestID, req.RequestID) {
 		return session.Tokens{}, apierr.Invalid("request_id", "does not match the request that sent the link")
 	}
-	u, err := f.Users.Get(ctx, found.UserID)
-	if err != nil {
+	if u.ID == "" {
 		return session.Tokens{}, mosaicError(400, "User not found")
 	}
 	// The link code is used up in the transaction that saves the login, so a login refused for

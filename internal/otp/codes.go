@@ -270,6 +270,28 @@ func (c *Codes) Find(ctx context.Context, method, code string) (store.Code, erro
 	if err != nil {
 		return store.Code{}, err
 	}
+	return c.live(row)
+}
+
+// FindWithUser is Find with the code's user read in the same statement (zero when the code has
+// none or the user is gone).
+func (c *Codes) FindWithUser(ctx context.Context, method, code string) (store.Code, store.User, error) {
+	if code == "" {
+		return store.Code{}, store.User{}, store.ErrNotFound
+	}
+	row, u, err := c.store.FindCodeByHashWithUser(ctx, method, c.hash(method, "", code))
+	if err != nil {
+		return store.Code{}, store.User{}, err
+	}
+	row, err = c.live(row)
+	if err != nil {
+		return store.Code{}, store.User{}, err
+	}
+	return row, u, nil
+}
+
+// live is row, or ErrNotFound when it is used or expired.
+func (c *Codes) live(row store.Code) (store.Code, error) {
 	if !row.UsedAt.IsZero() || !c.clock.Now().Before(row.ExpiresAt) {
 		return store.Code{}, store.ErrNotFound
 	}

@@ -95,6 +95,9 @@ type Codes interface {
 	ConsumeCodeByHash(ctx context.Context, method, hash string, now time.Time) (Code, error)
 	// FindCodeByHash returns a code issued with ByHash by its hash, without consuming it.
 	FindCodeByHash(ctx context.Context, method, hash string) (Code, error)
+	// FindCodeByHashWithUser is FindCodeByHash with the code's user read in the same statement;
+	// the user is zero (ID "") when the code has none or the user no longer exists.
+	FindCodeByHashWithUser(ctx context.Context, method, hash string) (Code, User, error)
 	// RecordCodeFailure counts one wrong attempt against code id and returns the new count.
 	RecordCodeFailure(ctx context.Context, id string) (int, error)
 	// GetLockout returns the failure state of an identifier (zero when none).

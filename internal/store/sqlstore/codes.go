@@ -297,6 +297,35 @@ var (
 	findCodeByHashSQL = `SELECT ` + codeColumns + ` FROM codes WHERE code_hash = ? AND by_hash AND method = ?`
 )
 
+// codeUserSQL is findCodeByHashSQL with the code's user joined in (NULL columns, read as zero
+// values, when there is none).
+var codeUserSQL = `SELECT ` + prefixed("c.", codeColumns) + `, ` + userColumnsOrZero + `
+	FROM codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash = ? AND c.by_hash AND c.method = ?`
+
+// userColumnsOrZero are u's userColumns, each read as its zero value when u is the missing side
+// of a LEFT JOIN (email, phone and username are nullable anyway).
+const userColumnsOrZero = `COALESCE(u.id, ''), COALESCE(u.tenant_id, ''), u.email, COALESCE(u.email_verified, FALSE), u.phone,
+	COALESCE(u.phone_verified, FALSE), u.username, COALESCE(u.status, ''), COALESCE(u.profile, ''), COALESCE(u.created_at, 0),
+	COALESCE(u.updated_at, 0), COALESCE(u.status_changed_at, 0), COALESCE(u.last_auth, 0)`
+
+// FindCodeByHashWithUser is FindCodeByHash and the code's user in one read.
+func (db *DB) FindCodeByHashWithUser(ctx context.Context, method, hash string) (store.Code, store.User, error) {
+	row := db.queryRow(ctx, codeUserSQL, hash, method)
+	var u store.User
+	c, err := scanCode(scanFunc(func(codeDest ...any) error {
+		var err error
+		u, err = scanUser(scanFunc(func(userDest ...any) error { return row.Scan(slices.Concat(codeDest, userDest)...) }))
+		return err
+	}))
+	if err != nil {
+		return store.Code{}, store.User{}, err
+	}
+	if u.ID == "" {
+		u = store.User{}
+	}
+	return c, u, nil
+}
+
 // FindCodeByHash returns a code issued with ByHash by its hash, without consuming it.
 func (db *DB) FindCodeByHash(ctx context.Context, method, hash string) (store.Code, error) {
 	return scanCode(db.queryRow(ctx, findCodeByHashSQL, hash, method))

@@ -74,8 +74,9 @@ func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any
 	return strings.Join(lines, "\n"), rows.Err()
 }
 
-// The one-read login checks, by dialect and column.
+// The one-read login checks, by dialect (and column).
 var (
+	CodeUserSQL       = codeUserSQL
 	UserLatestCodeSQL = userLatestCodeSQL
 	UserLoginTOTPsSQL = userLoginTOTPsSQL
 )

@@ -94,6 +94,10 @@ func TestLoginReadPlans(t *testing.T) {
 					Args []any
 				}{q, []any{"a", "a", "totp", "user:", "x"}}
 			}
+			reads["code with user"] = struct {
+				Q    string
+				Args []any
+			}{sqlstore.CodeUserSQL, []any{"h", "link"}}
 			maps.Copy(reads, sqlstore.LoginReads)
 			for by, r := range reads {
 				plan, err := db.Explain(ctx, false, r.Q, r.Args...)

@@ -135,6 +135,44 @@ func testCodesUserLatestCode(t *testing.T, s store.Store) {
 	}
 }
 
+// testCodesFindByHashWithUser: FindCodeByHashWithUser is FindCodeByHash with the code's user, and
+// a zero user when the code has none or names a user that does not exist.
+func testCodesFindByHashWithUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tn := seedTenant(t, s)
+	u := newUser(tn, "u1", "ann@example.com", "+15551234567", "ann", t0)
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, userID string }{{"l1", "u1"}, {"l2", ""}, {"l3", "ghost"}} {
+		l := newCode(c.id, "h"+c.id, t0)
+		l.Method, l.UserID, l.Identifier = "link", c.userID, "key:"+c.id
+		mustIssue(t, s, l, noLimit)
+	}
+	for _, c := range []struct {
+		hash     string
+		wantUser store.User
+	}{{"hl1", u}, {"hl2", store.User{}}, {"hl3", store.User{}}} {
+		want, err := s.FindCodeByHash(ctx, "link", c.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, got, err := s.FindCodeByHashWithUser(ctx, "link", c.hash)
+		if err != nil || !reflect.DeepEqual(code, want) || !reflect.DeepEqual(got, c.wantUser) {
+			t.Fatalf("%s = %+v, %+v, %v\nwant %+v, %+v", c.hash, code, got, err, want, c.wantUser)
+		}
+	}
+	if _, _, err := s.FindCodeByHashWithUser(ctx, "otp", "hl1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another method: %v", err)
+	}
+	numeric := newCode("c1", "hc1", t0)
+	numeric.ByHash = false
+	mustIssue(t, s, numeric, noLimit)
+	if _, _, err := s.FindCodeByHashWithUser(ctx, "otp", "hc1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a code not marked ByHash: %v", err)
+	}
+}
+
 // testCodesByHashOnlyWhenMarked: a code issued without ByHash (a numeric OTP, found by its
 // identifier) is neither found nor consumed by its hash, and ByHash round-trips both ways.
 func testCodesByHashOnlyWhenMarked(t *testing.T, s store.Store) {

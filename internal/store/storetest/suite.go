@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"codes_consume_by_hash", testCodesConsumeByHash},
 		{"codes_by_hash_only_when_marked", testCodesByHashOnlyWhenMarked},
 		{"codes_user_latest_code", testCodesUserLatestCode},
+		{"codes_find_by_hash_with_user", testCodesFindByHashWithUser},
 		{"lockouts_window_lock_restart", testLockouts},
 		{"lockouts_concurrent_failures", testLockoutsConcurrent},
 		{"sessions_save_login", testSessionsSaveLogin},
