@@ -285,7 +285,7 @@ func opHosted(ctx context.Context, w *worker) (time.Duration, error) {
 		var msgs []struct {
 			Text string `json:"text"`
 		}
-		if _, err := w.do(ctx, w.hc, http.MethodGet, "/dev/outbox.json?to="+url.QueryEscape(u.email), "", "", nil, http.StatusOK, &msgs); err != nil {
+		if _, err := w.do(ctx, w.hc, http.MethodGet, "/dev/outbox.json?limit=1&to="+url.QueryEscape(u.email), "", "", nil, http.StatusOK, &msgs); err != nil {
 			return fail(err)
 		}
 		if len(msgs) > 0 {

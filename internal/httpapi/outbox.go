@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/latch-auth/latch/internal/apierr"
 )
 
 type outboxMessage struct {
@@ -15,10 +19,24 @@ type outboxMessage struct {
 	CreatedAt string `json:"created_at"`
 }
 
-// outboxJSON lists dev-outbox messages newest first, filtered by ?to= (dev mode only).
+// outboxMax is the most messages GET /dev/outbox.json answers.
+const outboxMax = 200
+
+// outboxJSON lists dev-outbox messages newest first, filtered by ?to= and at most ?limit= of them
+// (default and maximum outboxMax; dev mode only). A test reading the code it was just sent asks
+// for one: a recipient's list grows with every send.
 func (s *Server) outboxJSON(w http.ResponseWriter, r *http.Request) {
 	to := r.URL.Query().Get("to")
-	msgs, err := s.Store.ListOutbox(r.Context(), to, 200)
+	limit := outboxMax
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > outboxMax {
+			writeError(w, r, apierr.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", outboxMax)))
+			return
+		}
+		limit = n
+	}
+	msgs, err := s.Store.ListOutbox(r.Context(), to, limit)
 	if err != nil {
 		writeError(w, r, err)
 		return
