@@ -30,8 +30,10 @@ const maxBatch = 32
 //     next), or when it holds maxBatch transactions.
 //
 // No transaction returns before the commit that holds it, so a caller that sees success has a
-// durable write, and a failed commit fails every transaction of its batch. Without concurrency a
-// batch is one transaction: BEGIN, SAVEPOINT, work, RELEASE, COMMIT.
+// durable write, and a failed commit fails every transaction of its batch. A transaction that
+// failed waits for that commit too: its failure may rest on the batch's uncommitted rows (a
+// conflict with a row an earlier member inserted), and whatever its caller reads next must show
+// them. Without concurrency a batch is one transaction: BEGIN, SAVEPOINT, work, RELEASE, COMMIT.
 //
 // Statements run with a context that is never cancelled: an interrupted statement would make
 // SQLite roll back the whole batch, other callers' released work included.
@@ -95,6 +97,7 @@ func (w *writer) loop() {
 	defer close(w.done)
 	ctx := context.Background()
 	members := make([]*writeReq, 0, maxBatch)
+	failed := make([]*writeReq, 0, maxBatch)
 	for {
 		var first *writeReq
 		select {
@@ -112,9 +115,9 @@ func (w *writer) loop() {
 			close(first.done)
 			continue
 		}
-		members = members[:0]
+		members, failed = members[:0], failed[:0]
 		var broken error
-		for req := first; req != nil; req = w.next(len(members)) {
+		for req := first; req != nil; req = w.next(len(members) + len(failed)) {
 			fnErr, err := w.inSavepoint(req)
 			if err != nil {
 				// The savepoint could not be released or rolled back: the transaction is in an
@@ -127,12 +130,15 @@ func (w *writer) loop() {
 			}
 			if fnErr != nil || req.panicked != nil {
 				req.err = fnErr
-				close(req.done) // its work is undone; it need not wait for the commit
+				// Its work is undone, but it is answered after the commit all the same: its
+				// failure may rest on what an earlier member wrote (a conflict with a row that
+				// member inserted), and a caller that reads or retries next must see that row.
+				failed = append(failed, req)
 				continue
 			}
 			members = append(members, req)
 		}
-		w.end(ctx, members, broken)
+		w.end(ctx, members, failed, broken)
 	}
 }
 
@@ -188,7 +194,7 @@ func (w *writer) inSavepoint(req *writeReq) (fnErr, broken error) {
 }
 
 // end commits the open batch (or rolls it back when cause is not nil) and answers its members.
-func (w *writer) end(ctx context.Context, members []*writeReq, cause error) {
+func (w *writer) end(ctx context.Context, members, failed []*writeReq, cause error) {
 	if cause == nil {
 		if _, err := w.exec(ctx, "COMMIT"); err != nil {
 			cause = fmt.Errorf("commit: %w", err)
@@ -200,7 +206,7 @@ func (w *writer) end(ctx context.Context, members []*writeReq, cause error) {
 	if cause != nil {
 		w.conn.ExecContext(ctx, "ROLLBACK") // may fail if SQLite already rolled back; nothing more to do
 	}
-	for _, req := range members {
+	for _, req := range append(members, failed...) {
 		if cause != nil {
 			req.err = errors.Join(req.err, cause)
 		}

@@ -292,3 +292,46 @@ func TestWriterIgnoresCallersCancellation(t *testing.T) {
 		t.Errorf("committed rows %v, want holder, gone-1, gone-2 and mate", ids)
 	}
 }
+
+// TestWriterFailedTransactionWaitsForTheCommit: a transaction that fails in a batch is answered
+// after the batch commits, like the others. Its failure may rest on a row an earlier member of the
+// batch wrote (here a conflict with one); a caller that then reads or retries, through a reader
+// connection, must see that row. Answered before the commit, a concurrent signup that lost the
+// race looked its user up, did not find it, and answered 404.
+func TestWriterFailedTransactionWaitsForTheCommit(t *testing.T) {
+	db := openSQLiteForTest(t)
+	ctx := context.Background()
+	release, finished := holdWriter(t, db) // inserts "holder" once released
+	conflicting := make(chan error, 1)
+	go func() {
+		conflicting <- db.tx(ctx, func(tx *txn) error { return insertOutbox(ctx, tx, "holder") })
+	}()
+	waitQueued(t, db, 1)
+	gate, last := make(chan struct{}), make(chan error, 1)
+	go func() {
+		last <- db.tx(ctx, func(tx *txn) error { <-gate; return insertOutbox(ctx, tx, "last") })
+	}()
+	waitQueued(t, db, 2)
+	close(release)
+	// The conflicting insert fails inside the batch while the last member keeps it open.
+	select {
+	case err := <-conflicting:
+		ids := outboxIDs(t, db)
+		close(gate)
+		t.Fatalf("the failed transaction was answered before its batch committed (err %v, committed rows %v)", err, ids)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(gate)
+	if err := <-conflicting; err == nil {
+		t.Fatal("a second insert of the same id succeeded")
+	}
+	if ids := outboxIDs(t, db); !ids["holder"] || !ids["last"] {
+		t.Errorf("after the failed transaction returned, readers see %v; want holder and last", ids)
+	}
+	if err := <-finished; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-last; err != nil {
+		t.Fatal(err)
+	}
+}
