@@ -101,16 +101,7 @@ func BenchmarkLoginWrites(b *testing.B) {
 	benchStores(b, func(b *testing.B, s store.Store) {
 		ctx := context.Background()
 		const users = 5000
-		now := time.Now()
-		ids := make([]string, users)
-		for i := range ids {
-			ids[i] = randomID()
-			u := store.User{ID: ids[i], TenantID: "t", Email: ids[i] + "@bench.test", Status: "Active",
-				Profile: []byte(`{}`), CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
-			if err := s.CreateUser(ctx, u); err != nil {
-				b.Fatal(err)
-			}
-		}
+		ids := benchUsers(b, s, users)
 		var n atomic.Int64
 		b.ResetTimer()
 		b.SetParallelism(32) // as many logins in flight as the server has under `latch bench --concurrency 64`
@@ -137,6 +128,21 @@ func BenchmarkLoginWrites(b *testing.B) {
 	})
 }
 
+// benchUsers creates n users with random ids, email ID@bench.test, and returns their ids.
+func benchUsers(b *testing.B, s store.Store, n int) []string {
+	now := time.Now()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = randomID()
+		u := store.User{ID: ids[i], TenantID: "t", Email: ids[i] + "@bench.test", Status: "Active",
+			Profile: []byte(`{}`), CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
+		if err := s.CreateUser(context.Background(), u); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
 func randomID() string {
 	var b [16]byte
 	rand.Read(b[:])
@@ -151,14 +157,8 @@ func BenchmarkLoginCheck(b *testing.B) {
 		ctx := context.Background()
 		const users = 2000
 		now := time.Now()
-		ids := make([]string, users)
+		ids := benchUsers(b, s, users)
 		for i := range ids {
-			ids[i] = randomID()
-			u := store.User{ID: ids[i], TenantID: "t", Email: ids[i] + "@bench.test", Status: "Active",
-				Profile: []byte(`{}`), CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
-			if err := s.CreateUser(ctx, u); err != nil {
-				b.Fatal(err)
-			}
 			c := store.Code{ID: secret.NewTimeID(now), AppID: "a", UserID: ids[i], Method: "otp", Channel: "direct",
 				Identifier: "user:" + ids[i], CodeHash: randomID(), Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 			if err := s.IssueCode(ctx, c, store.RateLimit{Max: 1000, Window: 15 * time.Minute}); err != nil {

@@ -233,16 +233,10 @@ func (db *DB) UserLatestCode(ctx context.Context, by store.UserBy, value, appID,
 		return store.User{}, store.Code{}, store.Lockout{}, fmt.Errorf("find user by %q: unknown column", by)
 	}
 	row := db.queryRow(ctx, q, appID, method, keyPrefix, appID, method, keyPrefix, value)
-	var u store.User
+	var c store.Code
 	var l store.Lockout
 	var until int64
-	c, err := scanCode(scanFunc(func(codeDest ...any) error {
-		var err error
-		u, err = scanUser(scanFunc(func(userDest ...any) error {
-			return row.Scan(slices.Concat(userDest, codeDest, []any{&l.Failures, &until})...)
-		}))
-		return err
-	}))
+	u, err := scanUserAnd(row, func(s scanner) (err error) { c, err = scanCode(s); return err }, &l.Failures, &until)
 	if err != nil {
 		return store.User{}, store.Code{}, store.Lockout{}, err
 	}
@@ -251,6 +245,16 @@ func (db *DB) UserLatestCode(ctx context.Context, by store.UserBy, value, appID,
 	}
 	l.LockedUntil = fromMS(until)
 	return u, c, l, nil
+}
+
+// scanUserAnd scans a row of userColumns, then the columns scanOther reads, then more: the one-read
+// login checks, which join a user to the state of their login.
+func scanUserAnd(s scanner, scanOther func(scanner) error, more ...any) (store.User, error) {
+	return scanUser(scanFunc(func(userDest ...any) error {
+		return scanOther(scanFunc(func(otherDest ...any) error {
+			return s.Scan(slices.Concat(userDest, otherDest, more)...)
+		}))
+	}))
 }
 
 // prefixed qualifies each column of a comma-separated list: prefixed("c.", "a, b") is "c.a, c.b".
@@ -299,7 +303,7 @@ var (
 
 // codeUserSQL is findCodeByHashSQL with the code's user joined in (NULL columns, read as zero
 // values, when there is none).
-var codeUserSQL = `SELECT ` + prefixed("c.", codeColumns) + `, ` + userColumnsOrZero + `
+var codeUserSQL = `SELECT ` + userColumnsOrZero + `, ` + prefixed("c.", codeColumns) + `
 	FROM codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.code_hash = ? AND c.by_hash AND c.method = ?`
 
 // userColumnsOrZero are u's userColumns, each read as its zero value when u is the missing side
@@ -310,13 +314,8 @@ const userColumnsOrZero = `COALESCE(u.id, ''), COALESCE(u.tenant_id, ''), u.emai
 
 // FindCodeByHashWithUser is FindCodeByHash and the code's user in one read.
 func (db *DB) FindCodeByHashWithUser(ctx context.Context, method, hash string) (store.Code, store.User, error) {
-	row := db.queryRow(ctx, codeUserSQL, hash, method)
-	var u store.User
-	c, err := scanCode(scanFunc(func(codeDest ...any) error {
-		var err error
-		u, err = scanUser(scanFunc(func(userDest ...any) error { return row.Scan(slices.Concat(codeDest, userDest)...) }))
-		return err
-	}))
+	var c store.Code
+	u, err := scanUserAnd(db.queryRow(ctx, codeUserSQL, hash, method), func(s scanner) (err error) { c, err = scanCode(s); return err })
 	if err != nil {
 		return store.Code{}, store.User{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/latch-auth/latch/internal/store"
@@ -158,13 +157,9 @@ func (db *DB) UserLoginTOTPs(ctx context.Context, by store.UserBy, value, appID,
 	var until int64
 	found := false
 	for rows.Next() {
-		a, err := scanTOTP(scanFunc(func(totpDest ...any) error {
-			var err error
-			u, err = scanUser(scanFunc(func(userDest ...any) error {
-				return rows.Scan(slices.Concat(userDest, totpDest, []any{&l.Failures, &until})...)
-			}))
-			return err
-		}))
+		var a store.TOTPAuthenticator
+		var err error
+		u, err = scanUserAnd(rows, func(s scanner) (err error) { a, err = scanTOTP(s); return err }, &l.Failures, &until)
 		if err != nil {
 			return store.User{}, nil, store.Lockout{}, err
 		}

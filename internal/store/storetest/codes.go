@@ -71,13 +71,8 @@ func testCodesLatestRoundTrip(t *testing.T, s store.Store) {
 func testCodesUserLatestCode(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	tn := seedTenant(t, s)
-	u := newUser(tn, "u1", "ann@example.com", "+15551234567", "ann", t0)
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateUser(ctx, newUser(tn, "u2", "bob@example.com", "", "", t0)); err != nil {
-		t.Fatal(err)
-	}
+	u := mustCreateUser(t, s, newUser(tn, "u1", "ann@example.com", "+15551234567", "ann", t0))
+	mustCreateUser(t, s, newUser(tn, "u2", "bob@example.com", "", "", t0))
 	find := func(by store.UserBy, value string) (store.User, store.Code, store.Lockout, error) {
 		return s.UserLatestCode(ctx, by, value, "app1", "otp", "user:")
 	}
@@ -139,11 +134,7 @@ func testCodesUserLatestCode(t *testing.T, s store.Store) {
 // a zero user when the code has none or names a user that does not exist.
 func testCodesFindByHashWithUser(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	tn := seedTenant(t, s)
-	u := newUser(tn, "u1", "ann@example.com", "+15551234567", "ann", t0)
-	if err := s.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := mustCreateUser(t, s, newUser(seedTenant(t, s), "u1", "ann@example.com", "+15551234567", "ann", t0))
 	for _, c := range []struct{ id, userID string }{{"l1", "u1"}, {"l2", ""}, {"l3", "ghost"}} {
 		l := newCode(c.id, "h"+c.id, t0)
 		l.Method, l.UserID, l.Identifier = "link", c.userID, "key:"+c.id

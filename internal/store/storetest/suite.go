@@ -144,6 +144,15 @@ func newUser(tn store.Tenant, id, email, phone, username string, at time.Time) s
 		Profile: []byte(`{}`), CreatedAt: at, UpdatedAt: at, StatusChangeAt: at}
 }
 
+// mustCreateUser creates u and returns it, failing the test when it cannot.
+func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
+	t.Helper()
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser %s: %v", u.ID, err)
+	}
+	return u
+}
+
 func testUsers(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	tn := seedTenant(t, s)
