@@ -74,18 +74,25 @@ func (db *DB) Explain(ctx context.Context, noSeqScan bool, q string, args ...any
 	return strings.Join(lines, "\n"), rows.Err()
 }
 
-// The one-read login checks, by dialect (and column).
-var (
-	CodeUserSQL       = codeUserSQL
-	UserLatestCodeSQL = userLatestCodeSQL
-	UserLoginTOTPsSQL = userLoginTOTPsSQL
-)
-
-// The joined reads of the login paths, with arguments of the right types, for the plan tests.
-var LoginReads = map[string]struct {
+// PlannedRead is a query and arguments of the right types, for the plan tests.
+type PlannedRead struct {
 	Q    string
 	Args []any
-}{
-	"latest code":           {latestCodeSQL, []any{"a", "otp", "user:x"}},
-	"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
+}
+
+// LoginReads are the joined reads of the login paths on engine (by its name), keyed by a name for
+// test messages.
+func LoginReads(engine string) map[string]PlannedRead {
+	reads := map[string]PlannedRead{
+		"code with user":        {codeUserSQL, []any{"h", "link"}},
+		"latest code":           {latestCodeSQL, []any{"a", "otp", "user:x"}},
+		"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
+	}
+	for by, q := range userLatestCodeSQL[engine] {
+		reads["user latest code by "+string(by)] = PlannedRead{q, []any{"a", "otp", "user:", "a", "otp", "user:", "x"}}
+	}
+	for by, q := range userLoginTOTPsSQL[engine] {
+		reads["user login totps by "+string(by)] = PlannedRead{q, []any{"a", "a", "totp", "user:", "x"}}
+	}
+	return reads
 }

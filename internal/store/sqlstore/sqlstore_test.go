@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -78,28 +77,7 @@ func TestLoginReadPlans(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			db := storetest.Open(t, e.DSN(t))
 			ctx := context.Background()
-			reads := map[string]struct {
-				Q    string
-				Args []any
-			}{}
-			for by, q := range sqlstore.UserLatestCodeSQL[e.Name] {
-				reads["user latest code by "+string(by)] = struct {
-					Q    string
-					Args []any
-				}{q, []any{"a", "otp", "user:", "a", "otp", "user:", "x"}}
-			}
-			for by, q := range sqlstore.UserLoginTOTPsSQL[e.Name] {
-				reads["user login totps by "+string(by)] = struct {
-					Q    string
-					Args []any
-				}{q, []any{"a", "a", "totp", "user:", "x"}}
-			}
-			reads["code with user"] = struct {
-				Q    string
-				Args []any
-			}{sqlstore.CodeUserSQL, []any{"h", "link"}}
-			maps.Copy(reads, sqlstore.LoginReads)
-			for by, r := range reads {
+			for by, r := range sqlstore.LoginReads(e.Name) {
 				plan, err := db.Explain(ctx, false, r.Q, r.Args...)
 				if err != nil {
 					t.Fatalf("%s: %v", by, err)

@@ -110,7 +110,7 @@ func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTP
 	if err != nil {
 		return nil, fmt.Errorf("list authenticators: %w", err)
 	}
-	return scanTOTPs(rows, nil)
+	return scanTOTPs(rows)
 }
 
 // userLoginTOTPsSQL joins a user (found by a column, as userLatestCodeSQL) to their unrevoked
@@ -178,12 +178,12 @@ func (db *DB) UserLoginTOTPs(ctx context.Context, by store.UserBy, value, appID,
 	return u, list, l, nil
 }
 
-// scanTOTPs reads and closes rows of authenticators, each followed by the columns of more.
-func scanTOTPs(rows *sql.Rows, more []any) ([]store.TOTPAuthenticator, error) {
+// scanTOTPs reads and closes rows of authenticators.
+func scanTOTPs(rows *sql.Rows) ([]store.TOTPAuthenticator, error) {
 	defer rows.Close()
 	var out []store.TOTPAuthenticator
 	for rows.Next() {
-		a, err := scanTOTP(scanPlus(rows, more...))
+		a, err := scanTOTP(rows)
 		if err != nil {
 			return nil, err
 		}
