@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/store"
 )
 
 type apiError struct {
@@ -32,9 +33,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apierr.Error
 	var local *apiError
 	var wrapped interface{ APIError() *apierr.Error }
-	var sqlState interface{ SQLState() string }
 	switch {
-	case errors.As(err, &sqlState) && textRejected(sqlState.SQLState()):
+	case errors.Is(err, store.ErrUnstorableText):
 		// A value the database cannot store as text (PostgreSQL refuses NUL bytes and invalid
 		// UTF-8): bad input, not a server fault. The edges reject most of these before.
 		ae = apierr.Invalid("request", "contains characters that cannot be stored (NUL or invalid UTF-8)")
@@ -53,12 +53,6 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}
 	writeJSON(w, ae.Status, ae)
-}
-
-// textRejected reports whether a PostgreSQL SQLSTATE means a text value could not be stored:
-// character_not_in_repertoire, untranslatable_character, invalid byte sequence.
-func textRejected(state string) bool {
-	return state == "22021" || state == "22P05"
 }
 
 // logger returns the request's logger (with its request id).

@@ -15,6 +15,10 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a unique value (email, phone, username, id) is already taken.
 var ErrConflict = errors.New("conflict")
 
+// ErrUnstorableText is returned when the database refuses a text value it cannot store (NUL
+// bytes or invalid UTF-8 on PostgreSQL): bad input, not a server fault.
+var ErrUnstorableText = errors.New("text cannot be stored")
+
 // Store is everything Latch persists. Services depend on the small interfaces it embeds.
 type Store interface {
 	Tenants

@@ -50,14 +50,21 @@ func (d dialect) rebind(q string) string {
 	return b.String()
 }
 
-// mapErr turns unique-constraint violations into store.ErrConflict.
+// mapErr turns unique-constraint violations into store.ErrConflict, and text PostgreSQL cannot
+// store (character_not_in_repertoire, untranslatable_character, invalid byte sequence) into
+// store.ErrUnstorableText.
 func (d dialect) mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return errors.Join(store.ErrConflict, err)
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return errors.Join(store.ErrConflict, err)
+		case "22021", "22P05":
+			return errors.Join(store.ErrUnstorableText, err)
+		}
 	}
 	var sqErr *msqlite.Error
 	if errors.As(err, &sqErr) {
