@@ -87,6 +87,9 @@ func RateLimited(retryAfter int) *Error {
 // UserNotFound is the 404 for an unknown user.
 func UserNotFound() *Error { return NotFound("user_not_found", "User not found") }
 
+// UserNotActive is the 403 for a user whose status does not let them log in.
+func UserNotActive() *Error { return New(403, "user_not_active", "User is not active") }
+
 // Internal is the 500 body; it never carries detail.
 func Internal() *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Internal server error"}

@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/latch-auth/latch/internal/store"
 )
 
 // Settings are an application's method settings. Zero fields take the defaults of product.md.
@@ -26,6 +29,19 @@ type Settings struct {
 	AccessTokenTTLSeconds  int    `json:"access_token_ttl_seconds"`
 	IDTokenTTLSeconds      int    `json:"id_token_ttl_seconds"`
 	RefreshTokenTTLSeconds int    `json:"refresh_token_ttl_seconds"`
+}
+
+// Lockout is the failure policy every login method holds an identifier to, assembled here once:
+// OTPMaxAttempts failures within LockoutMinutes lock it for LockoutMinutes.
+func (s Settings) Lockout() store.FailurePolicy {
+	window := time.Duration(s.LockoutMinutes) * time.Minute
+	return store.FailurePolicy{Max: s.OTPMaxAttempts, Window: window, LockFor: window}
+}
+
+// SendRateLimit is how many codes one identifier may be sent per method and channel in a sliding
+// window.
+func (s Settings) SendRateLimit() store.RateLimit {
+	return store.RateLimit{Max: s.SendLimit, Window: time.Duration(s.SendWindowMinutes) * time.Minute}
 }
 
 // MaxTokenTTLSeconds bounds access and ID token lifetimes; signing keys stay published this long

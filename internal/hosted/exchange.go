@@ -83,7 +83,7 @@ func (f *Flow) complete(ctx context.Context, a app.App, clientID string, row sto
 		return session.Tokens{}, false, err
 	}
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: g.AMR, Resource: g.Resource,
-		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Guard: f.Codes.GuardHighEntropy(row),
+		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Uses: f.Codes.UsesHighEntropy(row),
 		IDTokenOnly: g.ResponseType == "id_token"})
 	if errors.Is(err, store.ErrUsed) {
 		return session.Tokens{}, false, errInvalidCode()

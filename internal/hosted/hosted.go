@@ -16,6 +16,7 @@ import (
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/delivery"
+	"github.com/latch-auth/latch/internal/device"
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
@@ -65,7 +66,7 @@ type StartRequest struct {
 	State          string                 `json:"state"`
 	Nonce          string                 `json:"nonce"`
 	ResponseType   string                 `json:"response_type"`
-	ClientAttrs    *otp.ClientAttributes  `json:"client_attributes"`
+	ClientAttrs    *device.Attributes     `json:"client_attributes"`
 	DeviceID       string                 `json:"device_id"`
 	ExpiresIn      *float64               `json:"expires_in"`
 	EmailExpiresIn *float64               `json:"email_expiration"`
@@ -230,7 +231,7 @@ func (f *Flow) validateStart(ctx context.Context, a app.App, clientID, kind stri
 	if err := session.ValidateApprovalData(req.ApprovalData); err != nil {
 		return g, err
 	}
-	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return g, err
 	}
 	if len(req.State) > 2048 || len(req.Nonce) > 512 {
@@ -270,7 +271,7 @@ func (f *Flow) validateStart(ctx context.Context, a app.App, clientID, kind stri
 	switch {
 	case err == nil:
 		if u.Status != user.StatusActive {
-			return g, apierr.New(http.StatusForbidden, "user_not_active", "User is not active")
+			return g, apierr.UserNotActive()
 		}
 		g.UserID = u.ID
 	case errors.As(err, &ae) && ae.Code == "user_not_found":

@@ -14,6 +14,7 @@ import (
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/delivery"
+	"github.com/latch-auth/latch/internal/device"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
 	"github.com/latch-auth/latch/internal/secret"
@@ -49,7 +50,7 @@ type SendRequest struct {
 	Channel           string                 `json:"channel"`
 	GenerateRequestID bool                   `json:"generate_request_id"`
 	DeviceID          string                 `json:"device_id"`
-	ClientAttributes  *otp.ClientAttributes  `json:"client_attributes"`
+	ClientAttributes  *device.Attributes     `json:"client_attributes"`
 }
 
 // SendResponse is ApiSendEmailResponse; code and request_id appear only when asked for.
@@ -92,7 +93,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 	if err != nil {
 		return SendResponse{}, err
 	}
-	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return SendResponse{}, err
 	}
 	if len(req.State) > 2048 {
@@ -129,7 +130,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 	}
 	payload, _ := json.Marshal(Payload{RedirectURI: req.RedirectURI, State: req.State})
 	issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: u.ID, Method: otp.MethodLink, Channel: channel,
-		Identifier: otp.UserKey(u.ID), TTL: ttl, RequestID: req.GenerateRequestID, Payload: payload})
+		Identifier: user.StateKey(u.ID), TTL: ttl, RequestID: req.GenerateRequestID, Payload: payload})
 	if err != nil {
 		return SendResponse{}, err
 	}
@@ -191,14 +192,14 @@ func AppendQuery(uri string, kv ...string) string {
 
 // AuthenticateRequest is ApiMagicLinkTokenRequestDto.
 type AuthenticateRequest struct {
-	Code             string                `json:"code"`
-	RequestID        string                `json:"request_id"`
-	Resource         string                `json:"resource"`
-	Claims           json.RawMessage       `json:"claims"`
-	OrgID            string                `json:"org_id"`
-	SessionID        string                `json:"session_id"`
-	DeviceID         string                `json:"device_id"`
-	ClientAttributes *otp.ClientAttributes `json:"client_attributes"`
+	Code             string             `json:"code"`
+	RequestID        string             `json:"request_id"`
+	Resource         string             `json:"resource"`
+	Claims           json.RawMessage    `json:"claims"`
+	OrgID            string             `json:"org_id"`
+	SessionID        string             `json:"session_id"`
+	DeviceID         string             `json:"device_id"`
+	ClientAttributes *device.Attributes `json:"client_attributes"`
 }
 
 // Authenticate consumes the link code once and returns user tokens.
@@ -209,7 +210,7 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if err := session.ValidateClaims(req.Claims); err != nil {
 		return session.Tokens{}, err
 	}
-	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return session.Tokens{}, err
 	}
 	invalid := mosaicError(400, "Invalid magic link code")
@@ -231,7 +232,7 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	// The link code is used up in the transaction that saves the login, so a login refused for
 	// any other reason (an unknown session, a bad resource) leaves the link usable.
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: "eml",
-		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, Guard: f.Codes.GuardHighEntropy(found)})
+		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, Uses: f.Codes.UsesHighEntropy(found)})
 	if errors.Is(err, store.ErrUsed) {
 		f.Metrics.Login("magiclink", "failed")
 		return session.Tokens{}, invalid

@@ -106,14 +106,17 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	if row.Payload == nil {
 		row.Payload = []byte("{}")
 	}
-	err := c.store.IssueCode(ctx, row, store.RateLimit{Max: s.SendLimit, Window: time.Duration(s.SendWindowMinutes) * time.Minute})
+	limit := s.SendRateLimit()
+	err := c.store.IssueCode(ctx, row, limit)
 	var limited *store.RateLimitedError
 	if errors.Is(err, store.ErrLocked) {
 		return Issued{}, apierr.Locked("One time code invalid due to multiple failed attempts")
 	}
 	if errors.As(err, &limited) {
 		c.log.Warn("send rate limited", "app_id", in.App.ID, "method", in.Method, "channel", in.Channel)
-		return Issued{}, apierr.RateLimited(int(math.Ceil(limited.RetryAfter.Seconds())))
+		// The next send may go when the oldest send of the window leaves it.
+		retry := max(limited.Oldest.Add(limit.Window).Sub(now), time.Second)
+		return Issued{}, apierr.RateLimited(int(math.Ceil(retry.Seconds())))
 	}
 	if err != nil {
 		return Issued{}, fmt.Errorf("issue code: %w", err)
@@ -131,7 +134,7 @@ type Check struct {
 }
 
 // Check checks a numeric code against the identifier's latest code in constant time without
-// using it up: the caller consumes it (store.LoginGuard.CodeID) in the transaction that saves the
+// using it up: the caller uses it up (Uses) in the transaction that saves the
 // login, so of concurrent requests with one code exactly one succeeds, and a login refused for
 // another reason uses up nothing. A wrong code counts a failure against the code and the
 // identifier; reaching the limit locks the identifier (403). The returned lockout state goes to
@@ -144,18 +147,18 @@ func (c *Codes) Check(ctx context.Context, in Check) (store.Code, store.Lockout,
 	return c.judge(ctx, in, row, lock, err == nil)
 }
 
-// CheckUser is Check for a code sent to a user's key (UserKey), with the user found in the same
+// CheckUser is Check for a code sent to a user's key (user.StateKey), with the user found in the same
 // read by the column and value of user.Key: it returns the user and the Check it made (in with
 // Identifier set), or the user API's 404 when there is no such user.
 func (c *Codes) CheckUser(ctx context.Context, in Check, by store.UserBy, value string) (store.User, Check, store.Code, store.Lockout, error) {
-	u, row, lock, err := c.store.UserLatestCode(ctx, by, value, in.App.ID, in.Method, UserKey(""))
+	u, row, lock, err := c.store.UserLatestCode(ctx, by, value, in.App.ID, in.Method, user.StateKey(""))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return store.User{}, in, store.Code{}, lock, user.NotFound(err)
 		}
 		return store.User{}, in, store.Code{}, lock, fmt.Errorf("user and latest code: %w", err)
 	}
-	in.Identifier = UserKey(u.ID)
+	in.Identifier = user.StateKey(u.ID)
 	row, lock, err = c.judge(ctx, in, row, lock, row.ID != "")
 	return u, in, row, lock, err
 }
@@ -186,18 +189,17 @@ func (c *Codes) judge(ctx context.Context, in Check, row store.Code, lock store.
 	return row, lock, nil
 }
 
-// Guard is the login guard that uses up a checked code, refuses the login if the identifier got
-// locked meanwhile, and otherwise forgets its failures — all in the login's transaction.
-func (c *Codes) Guard(in Check, row store.Code) store.LoginGuard {
-	s := in.App.Settings
-	return store.LoginGuard{CodeID: row.ID, Now: c.clock.Now(), Lockout: &store.LockoutCheck{AppID: in.App.ID, Method: in.Method,
-		Identifier: in.Identifier, Max: s.OTPMaxAttempts, Window: time.Duration(s.LockoutMinutes) * time.Minute}}
+// Uses is what a login with a checked code uses up in its transaction: the code, and the
+// identifier's failures (the login is refused if the identifier got locked meanwhile).
+func (c *Codes) Uses(in Check, row store.Code) []store.Use {
+	return []store.Use{store.UseCode{ID: row.ID},
+		store.UseFailures{AppID: in.App.ID, Method: in.Method, Identifier: in.Identifier, Policy: in.App.Settings.Lockout()}}
 }
 
-// GuardHighEntropy is the login guard that uses up a high-entropy code found with Find (a magic
-// link or an authorization code); such codes cannot be guessed, so no lockout applies.
-func (c *Codes) GuardHighEntropy(row store.Code) store.LoginGuard {
-	return store.LoginGuard{CodeID: row.ID, Now: c.clock.Now()}
+// UsesHighEntropy is what a login with a high-entropy code found with Find (a magic link or an
+// authorization code) uses up: the code; such codes cannot be guessed, so no lockout applies.
+func (c *Codes) UsesHighEntropy(row store.Code) []store.Use {
+	return []store.Use{store.UseCode{ID: row.ID}}
 }
 
 // Succeeded forgets the identifier's failures after a successful login.
@@ -233,9 +235,7 @@ func (c *Codes) fail(ctx context.Context, in Check, codeID string, now time.Time
 	if _, err := c.store.RecordCodeFailure(ctx, codeID); err != nil {
 		return fmt.Errorf("record code failure: %w", err)
 	}
-	s := in.App.Settings
-	l, err := c.store.RecordFailure(ctx, in.App.ID, in.Method, in.Identifier, now, store.FailurePolicy{
-		Max: s.OTPMaxAttempts, Window: time.Duration(s.LockoutMinutes) * time.Minute, LockFor: time.Duration(s.LockoutMinutes) * time.Minute})
+	l, err := c.store.RecordFailure(ctx, in.App.ID, in.Method, in.Identifier, now, in.App.Settings.Lockout())
 	if err != nil {
 		return err
 	}

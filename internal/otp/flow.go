@@ -12,6 +12,7 @@ import (
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/delivery"
+	"github.com/latch-auth/latch/internal/device"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
@@ -44,12 +45,6 @@ type SMSInput struct {
 	SenderID      string `json:"sender_id"`
 }
 
-// ClientAttributes describe the end user's device; accepted and not stored.
-type ClientAttributes struct {
-	UserAgent string `json:"user_agent"`
-	IPAddress string `json:"ip_address"`
-}
-
 // SendRequest is ApiOtpInitRequestDto.
 type SendRequest struct {
 	Channel           string                 `json:"channel"`
@@ -63,7 +58,7 @@ type SendRequest struct {
 	ExpiresIn         *float64               `json:"expires_in"`
 	GenerateRequestID bool                   `json:"generate_request_id"`
 	DeviceID          string                 `json:"device_id"`
-	ClientAttributes  *ClientAttributes      `json:"client_attributes"`
+	ClientAttributes  *device.Attributes     `json:"client_attributes"`
 }
 
 // SendResponse is ApiSendOtpResponse (plus request_id when one was generated).
@@ -80,10 +75,6 @@ type codePayload struct {
 	ApprovalData map[string]any `json:"approval_data,omitempty"`
 }
 
-// UserKey is the identifier under which a user's codes, limits and lockouts are kept, so that a
-// code sent by email can be presented with any of the user's identifiers.
-func UserKey(userID string) string { return "user:" + userID }
-
 // Minutes validates an optional per-request lifetime in minutes (expires_in, email_expiration).
 func Minutes(field string, v *float64, max int) (time.Duration, error) {
 	if v == nil {
@@ -93,14 +84,6 @@ func Minutes(field string, v *float64, max int) (time.Duration, error) {
 		return 0, apierr.Invalid(field, fmt.Sprintf("must be a whole number of minutes between 1 and %d", max))
 	}
 	return time.Duration(*v) * time.Minute, nil
-}
-
-// ValidDeviceID checks device_id's length.
-func ValidDeviceID(id string) error {
-	if len(id) > 80 {
-		return apierr.Invalid("device_id", "must be at most 80 characters")
-	}
-	return nil
 }
 
 // Send issues a code for the user and delivers it by email or SMS, or returns it (direct).
@@ -119,7 +102,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 	if err := session.ValidateApprovalData(req.ApprovalData); err != nil {
 		return SendResponse{}, err
 	}
-	if err := ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return SendResponse{}, err
 	}
 	var content delivery.EmailContent
@@ -146,7 +129,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 		return SendResponse{}, err
 	}
 	if u.Status != user.StatusActive {
-		return SendResponse{}, apierr.New(403, "user_not_active", "User is not active")
+		return SendResponse{}, apierr.UserNotActive()
 	}
 	to, err := recipient(req, u)
 	if err != nil {
@@ -154,7 +137,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 	}
 	payload, _ := json.Marshal(codePayload{Channel: req.Channel, ApprovalData: req.ApprovalData})
 	issued, err := f.Codes.Issue(ctx, Issue{App: a, UserID: u.ID, Method: MethodOTP, Numeric: true, Channel: req.Channel,
-		Identifier: UserKey(u.ID), TTL: ttl, RequestID: req.GenerateRequestID, Payload: payload})
+		Identifier: user.StateKey(u.ID), TTL: ttl, RequestID: req.GenerateRequestID, Payload: payload})
 	if err != nil {
 		return SendResponse{}, err
 	}
@@ -215,16 +198,16 @@ func recipient(req SendRequest, u store.User) (string, error) {
 
 // AuthenticateRequest is ApiOtpTokenRequestDto.
 type AuthenticateRequest struct {
-	Passcode         string            `json:"passcode"`
-	IdentifierType   string            `json:"identifier_type"`
-	Identifier       string            `json:"identifier"`
-	RequestID        string            `json:"request_id"`
-	Resource         string            `json:"resource"`
-	Claims           json.RawMessage   `json:"claims"`
-	OrgID            string            `json:"org_id"`
-	SessionID        string            `json:"session_id"`
-	DeviceID         string            `json:"device_id"`
-	ClientAttributes *ClientAttributes `json:"client_attributes"`
+	Passcode         string             `json:"passcode"`
+	IdentifierType   string             `json:"identifier_type"`
+	Identifier       string             `json:"identifier"`
+	RequestID        string             `json:"request_id"`
+	Resource         string             `json:"resource"`
+	Claims           json.RawMessage    `json:"claims"`
+	OrgID            string             `json:"org_id"`
+	SessionID        string             `json:"session_id"`
+	DeviceID         string             `json:"device_id"`
+	ClientAttributes *device.Attributes `json:"client_attributes"`
 }
 
 // Authenticate verifies the passcode and returns user tokens.
@@ -238,7 +221,7 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	if err := session.ValidateClaims(req.Claims); err != nil {
 		return session.Tokens{}, err
 	}
-	if err := ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return session.Tokens{}, err
 	}
 	by, value, err := user.Key(req.IdentifierType, req.Identifier, "identifier")
@@ -253,7 +236,7 @@ func (f *Flow) Authenticate(ctx context.Context, a app.App, clientID string, req
 	var p codePayload
 	json.Unmarshal(code.Payload, &p)
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: AMR[p.Channel],
-		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: p.ApprovalData, Guard: f.Codes.Guard(check, code)})
+		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: p.ApprovalData, Uses: f.Codes.Uses(check, code)})
 	switch {
 	case errors.Is(err, store.ErrUsed): // another request used the code first, or it just expired
 		return session.Tokens{}, apierr.InvalidCredentials("Invalid passcode")

@@ -11,6 +11,7 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/user"
 )
 
 // errInvalidRefresh is the answer for an unknown, expired, revoked or reused refresh token.
@@ -31,14 +32,21 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 	old, sess, u, err := s.store.RotateRefreshToken(ctx, s.box.Hash(refreshPurpose, refreshToken), rt, now)
 	switch {
 	case errors.Is(err, store.ErrReused):
-		s.log.Warn("refresh token reuse: session revoked", "client_id", clientID)
+		// A rotated token presented again was stolen or replayed: its whole session ends.
+		if err := s.store.EndSession(ctx, old.SessionID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Tokens{}, fmt.Errorf("end session of a reused refresh token: %w", err)
+		}
+		s.log.Warn("refresh token reuse: session revoked", "client_id", clientID, "session_id", old.SessionID)
 		return Tokens{}, errInvalidRefresh()
 	case errors.Is(err, store.ErrNotFound):
 		return Tokens{}, errInvalidRefresh()
-	case errors.Is(err, store.ErrUserNotActive): // refused before rotating: the token stays valid
-		return Tokens{}, apierr.New(403, "user_not_active", "User is not active")
 	case err != nil:
 		return Tokens{}, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if u.Status != user.StatusActive {
+		// Disabling a user ends their sessions; this is a refresh that raced it. The presented
+		// token is used up, and no new one is handed out.
+		return Tokens{}, apierr.UserNotActive()
 	}
 	var p refreshPayload
 	json.Unmarshal(old.Payload, &p)

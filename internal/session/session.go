@@ -62,10 +62,11 @@ type Login struct {
 	// IDTokenOnly issues no refresh token (the hosted flow's response_type id_token hands the
 	// browser an ID token only; a refresh token nobody receives would just linger).
 	IDTokenOnly bool
-	// Guard is what the login uses up (a code, a TOTP step) in the transaction that saves it, so
-	// that a login refused for any reason uses up nothing. Complete then returns store.ErrUsed,
-	// store.ErrChallengeGone or store.ErrLocked for the caller to map.
-	Guard store.LoginGuard
+	// Uses are what the login uses up (a code, a TOTP step, a challenge, the identifier's
+	// failures) in the transaction that saves it, so that a login refused for any reason uses up
+	// nothing. Complete then returns the refused Use's error (store.ErrUsed,
+	// store.ErrChallengeGone, store.ErrLocked) for the caller to map.
+	Uses []store.Use
 }
 
 // Tokens is Mosaic's ApiTokenResponse.
@@ -110,7 +111,7 @@ func ValidateClaims(raw json.RawMessage) error {
 // Complete turns a successful authentication into a session and tokens, in one write transaction.
 func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 	if l.User.Status != user.StatusActive {
-		return Tokens{}, apierr.New(403, "user_not_active", "User is not active")
+		return Tokens{}, apierr.UserNotActive()
 	}
 	if l.Resource != "" && !l.App.HasResource(l.Resource) {
 		return Tokens{}, apierr.Invalid("resource", "is not a resource of this application")
@@ -136,7 +137,7 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 		if l.IDTokenOnly {
 			rt = store.RefreshToken{}
 		}
-		err = s.store.SaveLogin(ctx, sess, isNew, rt, l.Guard)
+		err = s.store.SaveLogin(ctx, sess, isNew, rt, now, l.Uses...)
 		switch {
 		case err == nil:
 		case errors.Is(err, store.ErrStale) && attempt < 5:

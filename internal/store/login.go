@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -43,13 +42,13 @@ type RateLimit struct {
 	Window time.Duration
 }
 
-// RateLimitedError is returned by IssueCode when the identifier has been sent too many codes.
-type RateLimitedError struct{ RetryAfter time.Duration }
+// RateLimitedError is returned by IssueCode when the identifier has been sent the limit's
+// number of codes within its window; Oldest is when the oldest of those was sent (so the caller
+// can tell when the next send may go).
+type RateLimitedError struct{ Oldest time.Time }
 
 // Error implements error.
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("rate limited, retry after %s", e.RetryAfter)
-}
+func (e *RateLimitedError) Error() string { return "rate limited" }
 
 // ErrUsed is returned when a code or refresh token was already consumed (or lost the race).
 var ErrUsed = errors.New("already used")
@@ -139,56 +138,62 @@ type RefreshToken struct {
 	UsedAt    time.Time
 }
 
-// UserActive is the status of a user who may log in.
-const UserActive = "Active"
-
-// ErrUserNotActive is returned by RotateRefreshToken when the session's user may not log in.
-var ErrUserNotActive = errors.New("user not active")
-
-// ErrReused is returned when a rotated refresh token is presented again; its session is ended.
+// ErrReused is returned by RotateRefreshToken when the token was already rotated.
 var ErrReused = errors.New("refresh token reused")
 
-// LoginGuard is what a login uses up, in the transaction that saves it: a one-time code, or a
-// TOTP time step (and, for a signed transaction, its challenge). Each is one conditional UPDATE;
-// if one changes no row (another request won it, or it expired) nothing of the login is written
-// and SaveLogin returns ErrUsed (ErrChallengeGone for the challenge). The zero guard uses nothing.
-type LoginGuard struct {
-	CodeID      string
-	TOTPID      string
-	TOTPStep    int64
-	ChallengeID string
-	// Lockout, when set, refuses the login (ErrLocked) if the identifier is locked or has reached
-	// Max failures within Window by the time the login commits — so a right guess racing many
-	// wrong ones wins only if it commits before the limit, as if they had come one by one — and
-	// otherwise forgets the identifier's failures in the same transaction.
-	Lockout *LockoutCheck
-	Now     time.Time
+// Use is something a login uses up in the transaction that saves it (SaveLogin): a one-time
+// code, a TOTP time step, a transaction-signing challenge, the identifier's failures. Each is one
+// conditional statement; if one cannot be used (another request won it, it expired, the
+// identifier got locked) nothing of the login is written and SaveLogin returns that Use's error.
+// A new login factor adds a Use type (and its statement in the SQL store).
+type Use interface{ isUse() }
+
+// UseCode uses up an unused, unexpired one-time code under its attempt limit; else ErrUsed.
+type UseCode struct{ ID string }
+
+// UseTOTPStep records Step as the last accepted step of an active authenticator if it is newer
+// than the last one; else ErrUsed (of concurrent logins with one step exactly one succeeds).
+type UseTOTPStep struct {
+	AuthenticatorID string
+	Step            int64
 }
 
-// LockoutCheck names an identifier's lockout row and the policy to hold it to.
-type LockoutCheck struct {
+// UseChallenge uses up a live transaction-signing challenge; else ErrChallengeGone.
+type UseChallenge struct{ ID string }
+
+// UseFailures forgets the failures of an identifier, unless it is locked or has reached Max
+// failures within its Window by the time the login commits: then ErrLocked. A right guess racing many
+// wrong ones thus wins only if it commits before the limit, as if they had come one by one.
+type UseFailures struct {
 	AppID, Method, Identifier string
-	Max                       int
-	Window                    time.Duration
+	Policy                    FailurePolicy
 }
 
-// ErrLocked is returned by SaveLogin when the guard's identifier is locked.
+func (UseCode) isUse()      {}
+func (UseTOTPStep) isUse()  {}
+func (UseChallenge) isUse() {}
+func (UseFailures) isUse()  {}
+
+// ErrLocked is returned when an identifier is locked.
 var ErrLocked = errors.New("locked")
 
 // Sessions stores sessions and their refresh tokens.
 type Sessions interface {
-	// SaveLogin writes a login in one transaction: what guard uses up, the new or updated session,
-	// its refresh token (when rt.Hash is set), and the user's last_auth.
-	SaveLogin(ctx context.Context, s Session, isNew bool, rt RefreshToken, guard LoginGuard) error
+	// SaveLogin writes a login at now in one transaction: what uses use up, the new or updated
+	// session, its refresh token (when rt.Hash is set), and the user's last_auth.
+	SaveLogin(ctx context.Context, s Session, isNew bool, rt RefreshToken, now time.Time, uses ...Use) error
 	GetSession(ctx context.Context, id string) (Session, error)
 	// EndSession ends a live session at now; ErrNotFound when it is unknown or already ended.
 	EndSession(ctx context.Context, id string, now time.Time) error
 	// SessionLive reports whether the session exists, is not ended and not expired at now.
 	SessionLive(ctx context.Context, id string, now time.Time) (bool, error)
 	// RotateRefreshToken marks the token with oldHash (issued to next.ClientID) used and stores
-	// next in one transaction, extending the session to next.ExpiresAt, and returns the old
-	// token, the session and its user. A token already used ends its session and returns
-	// ErrReused; unknown or expired tokens, and those of an ended session, return ErrNotFound; a
-	// user who may not log in, ErrUserNotActive. Refused rotations change nothing.
+	// next in one transaction, if the token is unused, unexpired and its session live, extending
+	// the session to next.ExpiresAt; it returns the old token, the session and its user. A token
+	// already used returns ErrReused and the old token (its SessionID says whose); unknown or
+	// expired tokens, and those of an ended session, return ErrNotFound. Refused rotations change
+	// nothing.
 	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, Session, User, error)
+	// EndUserSessions ends every live session of a user at now and returns how many.
+	EndUserSessions(ctx context.Context, userID string, now time.Time) (int, error)
 }

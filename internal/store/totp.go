@@ -82,12 +82,6 @@ type TOTPs interface {
 	// otherwise) and the user has fewer than l.Max active ones (ErrLimit otherwise), in one
 	// transaction serialized per (app, user).
 	ActivateTOTP(ctx context.Context, id string, step int64, now time.Time, l TOTPLimit) error
-	// AcceptTOTPStep records step as the last accepted step of active authenticator id in one
-	// conditional statement that succeeds only if step is greater than the last one: of
-	// concurrent callers with one step exactly one succeeds; the others get ErrUsed. With a
-	// challengeID, the live challenge is consumed in the same transaction (ErrChallengeGone
-	// when it is not live), so either both happen or neither does.
-	AcceptTOTPStep(ctx context.Context, id string, step int64, now time.Time, challengeID string) error
 	// RevokeTOTPs revokes at now the user's authenticators in the app (only authenticator id
 	// when id is not empty) that are active or pending since pendingSince (an expired pending
 	// one counts for nothing), and returns how many it revoked.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
-	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/device"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
@@ -18,15 +18,15 @@ import (
 // AuthenticateRequest is the body of POST /v1/auth/totp/authenticate (and, with Challenge, of
 // the transaction-signing authenticate).
 type AuthenticateRequest struct {
-	Token            string                `json:"token"`
-	IdentifierType   string                `json:"identifier_type"`
-	Identifier       string                `json:"identifier"`
-	Resource         string                `json:"resource"`
-	Claims           json.RawMessage       `json:"claims"`
-	OrgID            string                `json:"org_id"`
-	SessionID        string                `json:"session_id"`
-	DeviceID         string                `json:"device_id"`
-	ClientAttributes *otp.ClientAttributes `json:"client_attributes"`
+	Token            string             `json:"token"`
+	IdentifierType   string             `json:"identifier_type"`
+	Identifier       string             `json:"identifier"`
+	Resource         string             `json:"resource"`
+	Claims           json.RawMessage    `json:"claims"`
+	OrgID            string             `json:"org_id"`
+	SessionID        string             `json:"session_id"`
+	DeviceID         string             `json:"device_id"`
+	ClientAttributes *device.Attributes `json:"client_attributes"`
 	// Challenge names the transaction being signed (transaction authenticate only); when it is
 	// empty the user's newest live challenge is used.
 	Challenge string `json:"challenge"`
@@ -50,7 +50,7 @@ func (req AuthenticateRequest) validate(a app.App) error {
 	if err := session.ValidateClaims(req.Claims); err != nil {
 		return err
 	}
-	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return err
 	}
 	if req.Resource != "" && !a.HasResource(req.Resource) {
@@ -83,7 +83,7 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 		return session.Tokens{}, user.NotFound(err)
 	}
 	if u.Status != user.StatusActive {
-		return session.Tokens{}, errUserNotActive()
+		return session.Tokens{}, apierr.UserNotActive()
 	}
 	now := s.clock.Now()
 	if err := s.refuseLocked(a, u.ID, lock, now); err != nil {
@@ -115,12 +115,14 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 	// The matched step is accepted (and the challenge consumed) in the transaction that saves the
 	// login: one atomic conditional update decides among concurrent requests, on any number of
 	// nodes, and a login refused for another reason uses nothing up.
-	window := time.Duration(a.Settings.LockoutMinutes) * time.Minute
-	lockout := &store.LockoutCheck{AppID: a.ID, Method: Method, Identifier: lockKey(u.ID), Max: a.Settings.OTPMaxAttempts, Window: window}
+	failures := store.UseFailures{AppID: a.ID, Method: Method, Identifier: lockKey(u.ID), Policy: a.Settings.Lockout()}
 	for _, m := range ms {
+		uses := []store.Use{store.UseTOTPStep{AuthenticatorID: m.auth.ID, Step: m.step}, failures}
+		if transaction {
+			uses = append([]store.Use{store.UseChallenge{ID: ch.ID}}, uses...)
+		}
 		tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: Method,
-			SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval,
-			Guard: store.LoginGuard{TOTPID: m.auth.ID, TOTPStep: m.step, ChallengeID: ch.ID, Lockout: lockout, Now: now}})
+			SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval, Uses: uses})
 		switch {
 		case errors.Is(err, store.ErrUsed):
 			continue // another authenticator may match the same code (a chance collision)

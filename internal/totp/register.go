@@ -8,7 +8,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
-	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/device"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store"
 )
@@ -47,7 +47,7 @@ func (s *Service) Register(ctx context.Context, a app.App, userID string, req Re
 	if err := validName("label", req.Label); err != nil {
 		return Registration{}, err
 	}
-	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return Registration{}, err
 	}
 	u, err := s.activeUser(ctx, userID)

@@ -12,7 +12,6 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/clock"
 	"github.com/latch-auth/latch/internal/metrics"
-	"github.com/latch-auth/latch/internal/otp"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
@@ -97,10 +96,6 @@ func errLocked() *apierr.Error {
 	return apierr.Locked("TOTP is locked due to multiple failed attempts")
 }
 
-func errUserNotActive() *apierr.Error {
-	return apierr.New(403, "user_not_active", "User is not active")
-}
-
 // appParams returns the RFC 6238 parameters new authenticators of a get.
 func appParams(a app.App) (Params, error) {
 	alg, err := ParseAlgorithm(a.Settings.TOTPAlgorithm)
@@ -182,13 +177,13 @@ func (s *Service) activeUser(ctx context.Context, userID string) (store.User, er
 		return store.User{}, err
 	}
 	if u.Status != user.StatusActive {
-		return store.User{}, errUserNotActive()
+		return store.User{}, apierr.UserNotActive()
 	}
 	return u, nil
 }
 
 // lockKey is the identifier TOTP failures are counted under: the user, like OTP's.
-func lockKey(userID string) string { return otp.UserKey(userID) }
+func lockKey(userID string) string { return user.StateKey(userID) }
 
 // refuseLocked refuses a user whose failure state l is locked at now.
 func (s *Service) refuseLocked(a app.App, userID string, l store.Lockout, now time.Time) error {
@@ -202,10 +197,7 @@ func (s *Service) refuseLocked(a app.App, userID string, l store.Lockout, now ti
 
 // fail counts a wrong code toward the lockout (same policy as OTP) and returns the caller's error.
 func (s *Service) fail(ctx context.Context, a app.App, userID string, now time.Time) error {
-	st := a.Settings
-	window := time.Duration(st.LockoutMinutes) * time.Minute
-	l, err := s.store.RecordFailure(ctx, a.ID, Method, lockKey(userID), now,
-		store.FailurePolicy{Max: st.OTPMaxAttempts, Window: window, LockFor: window})
+	l, err := s.store.RecordFailure(ctx, a.ID, Method, lockKey(userID), now, a.Settings.Lockout())
 	if err != nil {
 		return fmt.Errorf("record failure: %w", err)
 	}

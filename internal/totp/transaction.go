@@ -9,7 +9,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
-	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/device"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
@@ -51,7 +51,7 @@ func (s *Service) StartTransaction(ctx context.Context, a app.App, req StartTran
 	if err := session.ValidateApprovalData(req.ApprovalData); err != nil {
 		return TransactionStarted{}, err
 	}
-	if err := otp.ValidDeviceID(req.DeviceID); err != nil {
+	if err := device.ValidID(req.DeviceID); err != nil {
 		return TransactionStarted{}, err
 	}
 	u, err := s.users.Find(ctx, req.IdentifierType, req.Identifier)
@@ -59,7 +59,7 @@ func (s *Service) StartTransaction(ctx context.Context, a app.App, req StartTran
 		return TransactionStarted{}, err
 	}
 	if u.Status != user.StatusActive {
-		return TransactionStarted{}, errUserNotActive()
+		return TransactionStarted{}, apierr.UserNotActive()
 	}
 	if _, err := s.activeAuthenticators(ctx, a, u.ID); err != nil {
 		return TransactionStarted{}, err

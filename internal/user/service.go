@@ -13,6 +13,10 @@ import (
 	"github.com/latch-auth/latch/internal/store"
 )
 
+// StateKey is the identifier under which a user's codes, limits and lockouts are kept, so that a
+// code sent by email can be presented with any of the user's identifiers.
+func StateKey(userID string) string { return "user:" + userID }
+
 // Statuses of a user.
 const (
 	StatusActive   = "Active"
@@ -57,15 +61,21 @@ type Input struct {
 	CustomAppData     map[string]any `json:"custom_app_data"`
 }
 
+// Store is what the user service persists: users, and the ending of an inactive user's sessions.
+type Store interface {
+	store.Users
+	EndUserSessions(ctx context.Context, userID string, now time.Time) (int, error)
+}
+
 // Service manages users.
 type Service struct {
-	store  store.Users
+	store  Store
 	clock  clock.Clock
 	tenant func(ctx context.Context) (string, error)
 }
 
 // NewService returns a Service; tenant tells the tenant id new users belong to.
-func NewService(s store.Users, c clock.Clock, tenant func(ctx context.Context) (string, error)) *Service {
+func NewService(s Store, c clock.Clock, tenant func(ctx context.Context) (string, error)) *Service {
 	return &Service{store: s, clock: c, tenant: tenant}
 }
 
@@ -238,6 +248,15 @@ func (s *Service) Update(ctx context.Context, id string, in Input) (store.User, 
 			return store.User{}, apierr.UserNotFound()
 		}
 		return store.User{}, conflict(err)
+	}
+	if u.Status != StatusActive {
+		// A user who may not log in keeps no session: their refresh tokens and user access
+		// tokens are refused from the next request on, on every node (the bearer check asks
+		// whether the token's session is live). Ending them again is harmless, so a status
+		// that was already inactive ends whatever a racing login made meanwhile.
+		if _, err := s.store.EndUserSessions(ctx, u.ID, now); err != nil {
+			return store.User{}, fmt.Errorf("end the sessions of an inactive user: %w", err)
+		}
 	}
 	return u, nil
 }

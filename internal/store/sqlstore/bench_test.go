@@ -118,9 +118,8 @@ func BenchmarkLoginWrites(b *testing.B) {
 					AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 				rt := store.RefreshToken{Hash: randomID(), SessionID: sess.ID, ClientID: "c", Payload: []byte(`{}`),
 					CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-				guard := store.LoginGuard{CodeID: c.ID, Now: now,
-					Lockout: &store.LockoutCheck{AppID: "a", Method: "otp", Identifier: c.Identifier, Max: 5, Window: 15 * time.Minute}}
-				if err := s.SaveLogin(ctx, sess, true, rt, guard); err != nil {
+				if err := s.SaveLogin(ctx, sess, true, rt, now, store.UseCode{ID: c.ID},
+					store.UseFailures{AppID: "a", Method: "otp", Identifier: c.Identifier, Policy: store.FailurePolicy{Max: 5, Window: 15 * time.Minute}}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -38,90 +38,51 @@ func scanCode(s scanner) (store.Code, error) {
 
 // IssueCode checks the identifier's lock and send rate limit, retires older unused codes and
 // inserts c, in one transaction serialized per identifier (SQLite: the single writer;
-// PostgreSQL: an advisory lock).
+// PostgreSQL: the dialect's transaction lock). Only a refused send reads again, after the
+// rollback, to tell which refusal it is.
 func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit) error {
-	if db.wr == nil {
-		return db.issueCodePipelined(ctx, c, limit)
-	}
-	now := ms(c.CreatedAt)
-	// One read tells whether the identifier is locked, and counts its codes and those sent on
-	// this channel within the window.
-	since := now - limit.Window.Milliseconds()
-	var total, recent int
-	var oldest sql.NullInt64
-	var lockedUntil int64
-	first := []op{{what: "count sends", q: `SELECT COUNT(*),
-			COALESCE(SUM(CASE WHEN channel = ? AND created_at > ? THEN 1 ELSE 0 END), 0),
-			MIN(CASE WHEN channel = ? AND created_at > ? THEN created_at END),
-			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0)
-		FROM codes WHERE app_id = ? AND method = ? AND identifier = ?`,
-		args: []any{c.Channel, since, c.Channel, since, c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier},
-		row:  func(scan func(...any) error) error { return scan(&total, &recent, &oldest, &lockedUntil) }}}
-	return db.runSteps(ctx, first, func() ([]op, error) {
-		if err := sendRefused(lockedUntil, recent, oldest, now, limit); err != nil {
-			return nil, err
-		}
-		var ops []op
-		// Forget codes that can count for nothing any more, so the table stays small; only when
-		// there are enough of them to be worth a write.
-		if total > 2*limit.Max+4 {
-			ops = append(ops, pruneCodesOp(c, limit))
-		}
-		return append(ops, issueOps(c)...), nil
-	})
-}
-
-// issueCodePipelined is IssueCode on PostgreSQL in one round trip: the lock and limit check is
-// a statement that fails when the send is refused (asserted), so the batch carries its COMMIT;
-// only a refused send reads again, after the rollback, to tell which refusal it is.
-func (db *DB) issueCodePipelined(ctx context.Context, c store.Code, limit store.RateLimit) error {
 	now := ms(c.CreatedAt)
 	since := now - limit.Window.Milliseconds()
-	check := op{what: "check send", asserted: true, q: `SELECT 1 / (CASE WHEN
+	check := refuseIf("check send", nil, `SELECT
 			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0) > ?
-			OR (? > 0 AND (SELECT COUNT(*) FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?) >= ?)
-		THEN 0 ELSE 1 END)`,
-		args: []any{c.AppID, c.Method, c.Identifier, now, limit.Max, c.AppID, c.Method, c.Identifier, c.Channel, since, limit.Max},
-		miss: func(ctx context.Context, queryRow func(string, ...any) scanner) error {
-			var lockedUntil int64
-			var recent int
-			var oldest sql.NullInt64
-			err := queryRow(`SELECT COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0),
-					COUNT(*), MIN(created_at)
-				FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
-				c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier, c.Channel, since).Scan(&lockedUntil, &recent, &oldest)
-			if err != nil {
-				return fmt.Errorf("check send: %w", err)
-			}
-			if err := sendRefused(lockedUntil, recent, oldest, now, limit); err != nil {
-				return err
-			}
-			// Refused a moment ago, allowed now (a lock or a send left the window meanwhile).
-			return &store.RateLimitedError{RetryAfter: time.Second}
-		}}
-	ops := []op{{what: "lock identifier", q: db.dialect.lockKey, args: []any{c.AppID + "|" + c.Method + "|" + c.Identifier}}, check,
-		pruneCodesOp(c, limit)}
-	return db.runPipelined(ctx, append(ops, issueOps(c)...), nil)
-}
-
-// sendRefused is the refusal of a send to an identifier locked until lockedUntil, with recent
-// sends on the channel within the window (the oldest at oldest); nil when it may go.
-func sendRefused(lockedUntil int64, recent int, oldest sql.NullInt64, now int64, limit store.RateLimit) error {
-	if lockedUntil > now {
-		return store.ErrLocked
+			OR (? > 0 AND (SELECT COUNT(*) FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?) >= ?)`,
+		c.AppID, c.Method, c.Identifier, now, limit.Max, c.AppID, c.Method, c.Identifier, c.Channel, since, limit.Max)
+	check.miss = func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+		var lockedUntil int64
+		var recent int
+		var oldest sql.NullInt64
+		err := queryRow(`SELECT COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0),
+				COUNT(*), MIN(created_at)
+			FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
+			c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier, c.Channel, since).Scan(&lockedUntil, &recent, &oldest)
+		switch {
+		case err != nil:
+			return fmt.Errorf("check send: %w", err)
+		case lockedUntil > now:
+			return store.ErrLocked
+		case limit.Max > 0 && recent >= limit.Max:
+			return &store.RateLimitedError{Oldest: fromMS(oldest.Int64)}
+		}
+		return errStateChanged // refused a moment ago, allowed now (a lock or a send left the window)
 	}
-	if limit.Max > 0 && recent >= limit.Max {
-		return &store.RateLimitedError{RetryAfter: time.Duration(oldest.Int64+limit.Window.Milliseconds()-now) * time.Millisecond}
+	ops := []op{check, pruneCodesOp(c, limit)}
+	if db.dialect.lockKey != "" {
+		ops = append([]op{exec("lock identifier", db.dialect.lockKey, c.AppID+"|"+c.Method+"|"+c.Identifier)}, ops...)
 	}
-	return nil
+	ops = append(ops, issueOps(c)...)
+	err := db.write(ctx, ops...)
+	if errors.Is(err, errStateChanged) {
+		err = db.write(ctx, ops...)
+	}
+	return err
 }
 
 // pruneCodesOp deletes the identifier's codes that can count for nothing any more: older than
 // the rate window and than a day (no code lives that long).
 func pruneCodesOp(c store.Code, limit store.RateLimit) op {
 	horizon := ms(c.CreatedAt) - max(limit.Window, 24*time.Hour).Milliseconds()
-	return op{what: "prune codes", q: `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
-		args: []any{c.AppID, c.Method, c.Identifier, horizon}}
+	return exec("prune codes", `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
+		c.AppID, c.Method, c.Identifier, horizon)
 }
 
 // issueOps retire the identifier's unused codes and insert c. Retired codes get
@@ -130,11 +91,11 @@ func pruneCodesOp(c store.Code, limit store.RateLimit) op {
 func issueOps(c store.Code) []op {
 	now := ms(c.CreatedAt)
 	return []op{
-		{what: "retire codes", q: `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
-			args: []any{-now, c.AppID, c.Method, c.Identifier}},
-		{what: "insert code", q: `INSERT INTO codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
-			args: []any{c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.ByHash, c.RequestID, string(c.Payload),
-				c.MaxAttempts, now, ms(c.ExpiresAt)}},
+		exec("retire codes", `UPDATE codes SET used_at = ? WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = 0`,
+			-now, c.AppID, c.Method, c.Identifier),
+		exec("insert code", `INSERT INTO codes (`+codeColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0)`,
+			c.ID, c.AppID, nullable(c.UserID), c.Method, c.Channel, c.Identifier, c.CodeHash, c.ByHash, c.RequestID, string(c.Payload),
+			c.MaxAttempts, now, ms(c.ExpiresAt)),
 	}
 }
 
@@ -183,30 +144,17 @@ func (db *DB) LatestCode(ctx context.Context, appID, method, identifier string) 
 	return c, l, err
 }
 
-// userLatestCodeSQL is latestCodeSQL for the code identifier ? || u.id, joined to the user it
-// belongs to (see UserLatestCode), by the column a user is found by. The code's columns are NULL
+// userLatestCodeQueries are latestCodeSQL for the code identifier ? || u.id, joined to the user it
+// belongs to (see UserLatestCode), by each column a user is found by. The code's columns are NULL
 // when the user has no live code, so each reads as its zero value (user_id is nullable anyway).
-//
-// The newest code is a correlated subquery, planned per dialect so that it is always an index
-// seek: SQLite looks it up by id from a scalar subquery; PostgreSQL, which may plan that join as a
-// hash join over a sequential scan of codes (its plan for a still-empty table, then cached by the
-// prepared statement as the table grows), gets LATERAL subqueries, which it can only run per user
-// row. Their LIMIT 1 keeps the lockout one from being flattened into a join filtered after an
-// index scan on (app_id, method).
-var userLatestCodeSQL = map[string]map[store.UserBy]string{
-	sqliteDialect.name: userByQueries(userLatestCodeSelect + `
+// The newest code and the lockout are joined per user row (dialect.joinOne) so that every
+// table is sought by index, whatever the plan.
+func userLatestCodeQueries(d dialect) map[store.UserBy]string {
+	return userByQueries(userLatestCodeSelect + `
 	FROM users u
-	LEFT JOIN codes c ON c.id = (SELECT id FROM codes WHERE app_id = ? AND method = ? AND identifier = ? || u.id AND used_at = 0
-		ORDER BY created_at DESC LIMIT 1)
-	LEFT JOIN lockouts l ON l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id
-	WHERE u.%s = ?`),
-	postgresDialect.name: userByQueries(userLatestCodeSelect + `
-	FROM users u
-	LEFT JOIN LATERAL (SELECT ` + codeColumns + ` FROM codes WHERE app_id = ? AND method = ? AND identifier = ? || u.id AND used_at = 0
-		ORDER BY created_at DESC LIMIT 1) c ON TRUE
-	LEFT JOIN LATERAL (SELECT failures, locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ? || u.id
-		LIMIT 1) l ON TRUE
-	WHERE u.%s = ?`),
+	` + d.joinOne("codes", "c", prefixed("c.", codeColumns), "c.app_id = ? AND c.method = ? AND c.identifier = ? || u.id AND c.used_at = 0", "c.created_at DESC") + `
+	` + d.joinOne("lockouts", "l", "l.failures, l.locked_until", "l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id", "") + `
+	WHERE u.%s = ?`)
 }
 
 var userLatestCodeSelect = `SELECT ` + prefixed("u.", userColumns) + `,
@@ -228,7 +176,7 @@ func userByQueries(q string) map[store.UserBy]string {
 // UserLatestCode is the user found by `by` and LatestCode(appID, method, keyPrefix+user.ID), in
 // one read.
 func (db *DB) UserLatestCode(ctx context.Context, by store.UserBy, value, appID, method, keyPrefix string) (store.User, store.Code, store.Lockout, error) {
-	q, ok := userLatestCodeSQL[db.dialect.name][by]
+	q, ok := db.queries.userLatestCode[by]
 	if !ok {
 		return store.User{}, store.Code{}, store.Lockout{}, fmt.Errorf("find user by %q: unknown column", by)
 	}

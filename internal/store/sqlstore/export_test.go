@@ -88,10 +88,15 @@ func LoginReads(engine string) map[string]PlannedRead {
 		"latest code":           {latestCodeSQL, []any{"a", "otp", "user:x"}},
 		"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
 	}
-	for by, q := range userLatestCodeSQL[engine] {
+	d := sqliteDialect
+	if engine == postgresDialect.name {
+		d = postgresDialect
+	}
+	q := newQueries(d)
+	for by, q := range q.userLatestCode {
 		reads["user latest code by "+string(by)] = PlannedRead{q, []any{"a", "otp", "user:", "a", "otp", "user:", "x"}}
 	}
-	for by, q := range userLoginTOTPsSQL[engine] {
+	for by, q := range q.userLoginTOTPs {
 		reads["user login totps by "+string(by)] = PlannedRead{q, []any{"a", "a", "totp", "user:", "x"}}
 	}
 	return reads

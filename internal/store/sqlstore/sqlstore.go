@@ -20,6 +20,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+
+	"github.com/latch-auth/latch/internal/store"
 )
 
 //go:embed migrations/*.sql
@@ -36,6 +38,17 @@ type DB struct {
 	// SQLite re-parses a query on every call; this caches the readers' prepared statements per
 	// query text (the writer has its own). nil on PostgreSQL, where pgx caches them itself.
 	rStmts *stmtCache
+	// queries are the texts built from the dialect once, at open.
+	queries queries
+}
+
+// queries are the joined login reads, by the column a user is found by.
+type queries struct {
+	userLatestCode, userLoginTOTPs map[store.UserBy]string
+}
+
+func newQueries(d dialect) queries {
+	return queries{userLatestCode: userLatestCodeQueries(d), userLoginTOTPs: userLoginTOTPsQueries(d)}
 }
 
 // stmtCache holds one prepared statement per query text for the reader pool.
@@ -123,7 +136,7 @@ func openPostgres(dsn string) (*DB, error) {
 	p.SetMaxOpenConns(32)
 	p.SetMaxIdleConns(32)
 	p.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{w: p, r: p, dialect: postgresDialect}, nil
+	return &DB{w: p, r: p, dialect: postgresDialect, queries: newQueries(postgresDialect)}, nil
 }
 
 func openSQLite(path string, opts Options) (*DB, error) {
@@ -172,7 +185,7 @@ func openSQLite(path string, opts Options) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{w: w, r: r, dialect: sqliteDialect, rStmts: newStmtCache(r)}, nil
+	return &DB{w: w, r: r, dialect: sqliteDialect, rStmts: newStmtCache(r), queries: newQueries(sqliteDialect)}, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -180,7 +193,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(db.dialect.goose, db.w, sub)
+	p, err := goose.NewProvider(db.dialect.goose, db.w, sub, goose.WithGoMigrations(db.checkMigration()))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -188,6 +201,26 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// checkMigration (version 7) creates latch_check on PostgreSQL, whose statements check themselves
+// (see dialect.render); SQLite checks results in Go and needs nothing.
+func (db *DB) checkMigration() *goose.Migration {
+	return goose.NewGoMigration(7,
+		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			if !db.dialect.serverChecks {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, checkFunction)
+			return err
+		}},
+		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+			if !db.dialect.serverChecks {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, `DROP FUNCTION IF EXISTS latch_check(BOOLEAN, TEXT)`)
+			return err
+		}})
 }
 
 // Engine names the engine.

@@ -113,24 +113,15 @@ func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTP
 	return scanTOTPs(rows)
 }
 
-// userLoginTOTPsSQL joins a user (found by a column, as userLatestCodeSQL) to their unrevoked
-// authenticators, oldest first, and the failure state of ? || u.id; a user without authenticators
-// is one row whose authenticator columns are NULL, read as zero values. As in userLatestCodeSQL,
-// PostgreSQL gets LATERAL subqueries (OFFSET 0 and LIMIT 1 keep them from being flattened into
-// joins), so that its generic plan seeks every table by index even when planned on empty tables.
-var userLoginTOTPsSQL = map[string]map[store.UserBy]string{
-	sqliteDialect.name: userByQueries(userLoginTOTPsSelect + `
+// userLoginTOTPsQueries join a user (found by each column, as userLatestCodeQueries) to their
+// unrevoked authenticators, oldest first, and the failure state of ? || u.id; a user without
+// authenticators is one row whose authenticator columns are NULL, read as zero values.
+func userLoginTOTPsQueries(d dialect) map[store.UserBy]string {
+	return userByQueries(userLoginTOTPsSelect + `
 	FROM users u
-	LEFT JOIN totp_authenticators t ON t.app_id = ? AND t.user_id = u.id AND t.revoked_at = 0
-	LEFT JOIN lockouts l ON l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id
-	WHERE u.%s = ? ORDER BY t.created_at, t.id`),
-	postgresDialect.name: userByQueries(userLoginTOTPsSelect + `
-	FROM users u
-	LEFT JOIN LATERAL (SELECT ` + totpColumns + ` FROM totp_authenticators WHERE app_id = ? AND user_id = u.id AND revoked_at = 0
-		OFFSET 0) t ON TRUE
-	LEFT JOIN LATERAL (SELECT failures, locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ? || u.id
-		LIMIT 1) l ON TRUE
-	WHERE u.%s = ? ORDER BY t.created_at, t.id`),
+	` + d.joinAll("totp_authenticators", "t", prefixed("t.", totpColumns), "t.app_id = ? AND t.user_id = u.id AND t.revoked_at = 0") + `
+	` + d.joinOne("lockouts", "l", "l.failures, l.locked_until", "l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id", "") + `
+	WHERE u.%s = ? ORDER BY t.created_at, t.id`)
 }
 
 var userLoginTOTPsSelect = `SELECT ` + prefixed("u.", userColumns) + `,
@@ -144,7 +135,7 @@ var userLoginTOTPsSelect = `SELECT ` + prefixed("u.", userColumns) + `,
 func (db *DB) UserLoginTOTPs(ctx context.Context, by store.UserBy, value, appID, method, keyPrefix string) (store.User, []store.TOTPAuthenticator, store.Lockout, error) {
 	var u store.User
 	var l store.Lockout
-	q, ok := userLoginTOTPsSQL[db.dialect.name][by]
+	q, ok := db.queries.userLoginTOTPs[by]
 	if !ok {
 		return u, nil, l, fmt.Errorf("find user by %q: unknown column", by)
 	}
@@ -225,42 +216,6 @@ func (db *DB) ActivateTOTP(ctx context.Context, id string, step int64, now time.
 		}
 		if n, err := rowsAffected(res); err != nil || n == 0 {
 			return errors.Join(store.ErrNotFound, err)
-		}
-		return nil
-	})
-}
-
-const acceptStep = `UPDATE totp_authenticators SET last_step = ?, last_used_at = ?
-	WHERE id = ? AND last_step < ? AND activated_at > 0 AND revoked_at = 0`
-
-// AcceptTOTPStep records an accepted step in one conditional UPDATE (plus the challenge's
-// conditional consumption in the same transaction when there is one).
-func (db *DB) AcceptTOTPStep(ctx context.Context, id string, step int64, now time.Time, challengeID string) error {
-	if challengeID == "" {
-		res, err := db.exec(ctx, acceptStep, step, ms(now), id, step)
-		if err != nil {
-			return fmt.Errorf("accept step: %w", err)
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return errors.Join(store.ErrUsed, err)
-		}
-		return nil
-	}
-	return db.tx(ctx, func(tx *txn) error {
-		res, err := tx.exec(ctx, `UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`,
-			ms(now), challengeID, ms(now))
-		if err != nil {
-			return fmt.Errorf("consume challenge: %w", err)
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return errors.Join(store.ErrChallengeGone, err)
-		}
-		res, err = tx.exec(ctx, acceptStep, step, ms(now), id, step)
-		if err != nil {
-			return fmt.Errorf("accept step: %w", err)
-		}
-		if n, err := rowsAffected(res); err != nil || n == 0 {
-			return errors.Join(store.ErrUsed, err)
 		}
 		return nil
 	})

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"sessions_save_login", testSessionsSaveLogin},
 		{"sessions_save_login_lockout", testSessionsSaveLoginLockout},
 		{"sessions_end_and_live", testSessionsEndAndLive},
+		{"sessions_end_user_sessions", testSessionsEndUserSessions},
 		{"refresh_rotate_reuse", testRefreshRotate},
 		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
 		{"prune_expired", testPrune},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,13 +142,27 @@ func testTOTPLimitAndReplace(t *testing.T, s store.Store) {
 	}
 }
 
+// sessionSeq names the sessions of acceptStep's logins.
+var sessionSeq atomic.Int64
+
+// acceptStep is a TOTP login of authenticator id's user u1 that uses step (and the challenge,
+// when not ""): SaveLogin with those uses and a new session.
+func acceptStep(ctx context.Context, s store.Store, id string, step int64, at time.Time, challenge string) error {
+	uses := []store.Use{store.UseTOTPStep{AuthenticatorID: id, Step: step}}
+	if challenge != "" {
+		uses = append([]store.Use{store.UseChallenge{ID: challenge}}, uses...)
+	}
+	sid := fmt.Sprint("totp-login-", sessionSeq.Add(1))
+	return s.SaveLogin(ctx, newSession(sid, "u1", at), true, store.RefreshToken{}, at, uses...)
+}
+
 func testTOTPAcceptStep(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	totpUsers(t, s)
 	mustAddTOTP(t, s, newTOTP("a", "app1", "u1", t0, true), store.TOTPLimit{Max: 5})
 	mustAddTOTP(t, s, newTOTP("p", "app1", "u1", t0, false), store.TOTPLimit{Max: 5})
 	at := t0.Add(time.Hour)
-	if err := s.AcceptTOTPStep(ctx, "a", 100, at, ""); err != nil {
+	if err := acceptStep(ctx, s, "a", 100, at, ""); err != nil {
 		t.Fatalf("first use of step 100: %v", err)
 	}
 	got, _ := s.GetTOTP(ctx, "a")
@@ -155,23 +170,23 @@ func testTOTPAcceptStep(t *testing.T, s store.Store) {
 		t.Fatalf("after accept: %+v", got)
 	}
 	for _, step := range []int64{100, 99, 1} {
-		if err := s.AcceptTOTPStep(ctx, "a", step, at, ""); !errors.Is(err, store.ErrUsed) {
+		if err := acceptStep(ctx, s, "a", step, at, ""); !errors.Is(err, store.ErrUsed) {
 			t.Fatalf("step %d after 100: %v, want ErrUsed", step, err)
 		}
 	}
-	if err := s.AcceptTOTPStep(ctx, "a", 101, at, ""); err != nil {
+	if err := acceptStep(ctx, s, "a", 101, at, ""); err != nil {
 		t.Fatalf("step 101: %v", err)
 	}
-	if err := s.AcceptTOTPStep(ctx, "p", 500, at, ""); !errors.Is(err, store.ErrUsed) {
+	if err := acceptStep(ctx, s, "p", 500, at, ""); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("pending authenticator accepted a step: %v", err)
 	}
-	if err := s.AcceptTOTPStep(ctx, "nope", 500, at, ""); !errors.Is(err, store.ErrUsed) {
+	if err := acceptStep(ctx, s, "nope", 500, at, ""); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("unknown authenticator: %v", err)
 	}
 	if n, err := s.RevokeTOTPs(ctx, "app1", "u1", "a", at, time.Time{}); err != nil || n != 1 {
 		t.Fatalf("revoke: %d %v", n, err)
 	}
-	if err := s.AcceptTOTPStep(ctx, "a", 200, at, ""); !errors.Is(err, store.ErrUsed) {
+	if err := acceptStep(ctx, s, "a", 200, at, ""); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("revoked authenticator accepted a step: %v", err)
 	}
 }
@@ -182,7 +197,7 @@ func testTOTPAcceptStepConcurrent(t *testing.T, s store.Store) {
 	totpUsers(t, s)
 	mustAddTOTP(t, s, newTOTP("a", "app1", "u1", t0, true), store.TOTPLimit{Max: 5})
 	for round, step := range []int64{1000, 1001, 1003} {
-		r := concurrently(20, is(store.ErrUsed), func(int) error { return s.AcceptTOTPStep(ctx, "a", step, t0, "") })
+		r := concurrently(20, is(store.ErrUsed), func(int) error { return acceptStep(ctx, s, "a", step, t0, "") })
 		if r.ok != 1 || r.refused != 19 || len(r.other) > 0 {
 			t.Fatalf("round %d: %d wins, %d refused, errors %v; want exactly one win", round, r.ok, r.refused, r.other)
 		}
@@ -205,7 +220,7 @@ func testTOTPActivate(t *testing.T, s store.Store) {
 		t.Fatalf("activated: %+v", got)
 	}
 	// The activation code's step cannot log in again.
-	if err := s.AcceptTOTPStep(ctx, "p1", 77, now, ""); !errors.Is(err, store.ErrUsed) {
+	if err := acceptStep(ctx, s, "p1", 77, now, ""); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("activation step reused: %v", err)
 	}
 	if err := s.ActivateTOTP(ctx, "p1", 78, now, live); !errors.Is(err, store.ErrNotFound) {
@@ -298,27 +313,27 @@ func testTOTPChallenges(t *testing.T, s store.Store) {
 	}
 
 	// Step and challenge together.
-	if err := s.AcceptTOTPStep(ctx, "a", 10, now, "c2"); err != nil {
+	if err := acceptStep(ctx, s, "a", 10, now, "c2"); err != nil {
 		t.Fatalf("accept with challenge: %v", err)
 	}
 	if _, err := s.LiveTOTPChallenge(ctx, "app1", "u1", "h2", now); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("consumed challenge is live: %v", err)
 	}
 	// A consumed challenge refuses, and the step is not recorded (one transaction).
-	if err := s.AcceptTOTPStep(ctx, "a", 11, now, "c2"); !errors.Is(err, store.ErrChallengeGone) {
+	if err := acceptStep(ctx, s, "a", 11, now, "c2"); !errors.Is(err, store.ErrChallengeGone) {
 		t.Fatalf("consumed challenge: %v", err)
 	}
 	if got, _ := s.GetTOTP(ctx, "a"); got.LastStep != 10 {
 		t.Fatalf("step recorded although the challenge was gone: %d", got.LastStep)
 	}
 	// A replayed step refuses, and the challenge is not consumed.
-	if err := s.AcceptTOTPStep(ctx, "a", 10, now, "c1"); !errors.Is(err, store.ErrUsed) {
+	if err := acceptStep(ctx, s, "a", 10, now, "c1"); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("replayed step with challenge: %v", err)
 	}
 	if _, err := s.LiveTOTPChallenge(ctx, "app1", "u1", "h1", now); err != nil {
 		t.Fatalf("challenge consumed by a refused step: %v", err)
 	}
-	if err := s.AcceptTOTPStep(ctx, "a", 12, t0.Add(10*time.Minute), "c1"); !errors.Is(err, store.ErrChallengeGone) {
+	if err := acceptStep(ctx, s, "a", 12, t0.Add(10*time.Minute), "c1"); !errors.Is(err, store.ErrChallengeGone) {
 		t.Fatalf("expired challenge consumed: %v", err)
 	}
 
@@ -326,7 +341,7 @@ func testTOTPChallenges(t *testing.T, s store.Store) {
 	if err := s.AddTOTPChallenge(ctx, ch("c3", "h3", now)); err != nil {
 		t.Fatal(err)
 	}
-	r := concurrently(10, nil, func(i int) error { return s.AcceptTOTPStep(ctx, "a", int64(100+i), now, "c3") })
+	r := concurrently(10, nil, func(i int) error { return acceptStep(ctx, s, "a", int64(100+i), now, "c3") })
 	if r.ok != 1 {
 		t.Fatalf("%d concurrent consumers of one challenge won, want 1", r.ok)
 	}
