@@ -201,7 +201,8 @@ func TestUserTokensAndSessions(t *testing.T) {
 			if r := a.Do(t, http.MethodPut, pathUsers+"/"+p.id, a.token, map[string]any{"status": "Disabled"}); r.Status != 200 {
 				t.Fatalf("disable: %d %s", r.Status, r.Body)
 			}
-			wantError(t, a.post(t, pathRefresh, map[string]any{"refresh_token": rt}), 403, "user_not_active", "User is not active")
+			// Disabling ended the session: its refresh token is dead, not merely paused.
+			wantError(t, a.post(t, pathRefresh, map[string]any{"refresh_token": rt}), 400, "invalid_grant", "Invalid refresh token")
 		}},
 		{"logout_ends_the_session", func(t *testing.T, a *api, p person) {
 			login := ok200(t, a.emailLogin(t, p, nil))

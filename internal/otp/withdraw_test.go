@@ -103,31 +103,35 @@ func TestRefusedLinkLoginKeepsTheLink(t *testing.T) {
 	})
 }
 
-// TestRefreshRefusedForDisabledUserKeepsTheToken: a disabled user's refresh is refused (403)
-// before the token rotates, so once re-enabled the same refresh token still works and the
-// session is not taken for a reuse.
-func TestRefreshRefusedForDisabledUserKeepsTheToken(t *testing.T) {
+// TestDisablingAUserEndsTheirSessionsEverywhere: disabling a user on one node ends every session
+// of theirs at once: on the other node their refresh token and user access token are refused
+// from the next request on, and re-enabling the user does not bring the sessions back.
+func TestDisablingAUserEndsTheirSessionsEverywhere(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e storetest.Engine) {
-		a := start(t, e, latchtest.Options{})
+		a, b := nodes(t, e)
 		uid := a.newUser(t, map[string]any{"email": "pause@example.com"})
 		code := a.post(t, pathSend, map[string]any{"channel": "direct", "identifier_type": "email", "identifier": "pause@example.com"}).String("code")
 		login := a.post(t, pathAuth, map[string]any{"passcode": code, "identifier_type": "email", "identifier": "pause@example.com"})
-		rt := login.String("refresh_token")
-		if login.Status != http.StatusOK || rt == "" {
+		rt, access := login.String("refresh_token"), login.String("access_token")
+		if login.Status != http.StatusOK || rt == "" || access == "" {
 			t.Fatalf("login: %d %s", login.Status, login.Body)
 		}
 		setStatus := func(status string) {
-			if r := a.Do(t, http.MethodPut, "/cis/v1/users/"+uid, a.token, map[string]any{"status": status}); r.Status != http.StatusOK {
-				t.Fatalf("set %s: %d %s", status, r.Status, r.Body)
+			if r := b.Do(t, http.MethodPut, "/cis/v1/users/"+uid, b.token, map[string]any{"status": status}); r.Status != http.StatusOK {
+				t.Fatalf("set %s on node B: %d %s", status, r.Status, r.Body)
 			}
 		}
 		setStatus("Disabled")
-		if r := a.post(t, pathRefresh, map[string]any{"refresh_token": rt}); r.Status != http.StatusForbidden || r.String("error_code") != "user_not_active" {
-			t.Fatalf("disabled user's refresh: %d %s", r.Status, r.Body)
+		// (The logout test in session_test.go shows a live session's token accepted there.)
+		if r := a.Do(t, http.MethodPost, "/cis/v1/auth/logout", access, nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("disabled user's access token on node A: %d %s, want 401", r.Status, r.Body)
+		}
+		if r := a.post(t, pathRefresh, map[string]any{"refresh_token": rt}); r.Status != http.StatusBadRequest || r.String("error_code") != "invalid_grant" {
+			t.Fatalf("disabled user's refresh on node A: %d %s", r.Status, r.Body)
 		}
 		setStatus("Active")
-		if r := a.post(t, pathRefresh, map[string]any{"refresh_token": rt}); r.Status != http.StatusOK {
-			t.Fatalf("the refused refresh rotated the token: %d %s", r.Status, r.Body)
+		if r := b.post(t, pathRefresh, map[string]any{"refresh_token": rt}); r.Status != http.StatusBadRequest {
+			t.Fatalf("re-enabling brought the ended session back: %d %s", r.Status, r.Body)
 		}
 	})
 }

@@ -76,20 +76,7 @@ func (db *DB) GetAppByName(ctx context.Context, name string) (store.App, error) 
 
 // ListApps returns every application, oldest first.
 func (db *DB) ListApps(ctx context.Context) ([]store.App, error) {
-	rows, err := db.query(ctx, `SELECT `+appColumns+` FROM apps ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.App
-	for rows.Next() {
-		a, err := scanApp(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return scanAll(scanApp)(db.query(ctx, `SELECT `+appColumns+` FROM apps ORDER BY created_at, id`))
 }
 
 // CreateClient adds a client to an existing application.
@@ -126,18 +113,5 @@ func (db *DB) GetClient(ctx context.Context, clientID string) (store.Client, err
 
 // ListClients returns an application's clients, oldest first.
 func (db *DB) ListClients(ctx context.Context, appID string) ([]store.Client, error) {
-	rows, err := db.query(ctx, `SELECT client_id, app_id, secret_hash, admin, created_at FROM clients WHERE app_id = ? ORDER BY created_at, client_id`, appID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanAll(scanClient)(db.query(ctx, `SELECT client_id, app_id, secret_hash, admin, created_at FROM clients WHERE app_id = ? ORDER BY created_at, client_id`, appID))
 }

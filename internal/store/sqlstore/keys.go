@@ -23,20 +23,11 @@ func (db *DB) AddSigningKey(ctx context.Context, k store.SigningKey) error {
 
 // ListSigningKeys returns every key, newest first.
 func (db *DB) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := db.query(ctx, `SELECT kid, alg, private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
+	return scanAll(func(s scanner) (store.SigningKey, error) {
 		var k store.SigningKey
 		var c, r int64
-		if err := rows.Scan(&k.KID, &k.Alg, &k.Private, &c, &r); err != nil {
-			return nil, err
-		}
+		err := s.Scan(&k.KID, &k.Alg, &k.Private, &c, &r)
 		k.CreatedAt, k.RetiredAt = fromMS(c), fromMS(r)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		return k, err
+	})(db.query(ctx, `SELECT kid, alg, private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid`))
 }

@@ -26,20 +26,11 @@ func (db *DB) ListOutbox(ctx context.Context, to string, limit int) ([]store.Out
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.OutboxMessage
-	for rows.Next() {
+	return scanAll(func(s scanner) (store.OutboxMessage, error) {
 		var m store.OutboxMessage
 		var at int64
-		if err := rows.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Text, &m.HTML, &at); err != nil {
-			return nil, err
-		}
+		err := s.Scan(&m.ID, &m.Channel, &m.To, &m.Subject, &m.Text, &m.HTML, &at)
 		m.CreatedAt = fromMS(at)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	})(db.query(ctx, q, args...))
 }

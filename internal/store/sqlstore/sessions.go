@@ -128,18 +128,7 @@ func (db *DB) GetSession(ctx context.Context, id string) (store.Session, error) 
 
 // EndSession ends a live session.
 func (db *DB) EndSession(ctx context.Context, id string, now time.Time) error {
-	res, err := db.exec(ctx, `UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at = 0 AND expires_at > ?`, ms(now), id, ms(now))
-	if err != nil {
-		return err
-	}
-	n, err := rowsAffected(res)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+	return changedSome(db.exec(ctx, `UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at = 0 AND expires_at > ?`, ms(now), id, ms(now)))
 }
 
 // SessionLive reports whether a session is live at now.

@@ -425,7 +425,39 @@ func nullable(s string) any {
 	return s
 }
 
-// rowsAffected reports whether a statement changed exactly one row.
+// changedSome is the result of a write that must change a row, else store.ErrNotFound.
+func changedSome(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := rowsAffected(res)
+	if err == nil && n == 0 {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+// scanAll returns a reader of a query's rows (and error) that scans each with scan and closes
+// them: scanAll(scanUser)(db.query(...)).
+func scanAll[T any](scan func(scanner) (T, error)) func(*sql.Rows, error) ([]T, error) {
+	return func(rows *sql.Rows, err error) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
+// rowsAffected reports how many rows a statement changed.
 func rowsAffected(res sql.Result) (int64, error) {
 	n, err := res.RowsAffected()
 	if err != nil {

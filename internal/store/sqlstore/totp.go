@@ -105,12 +105,12 @@ func (db *DB) GetTOTP(ctx context.Context, id string) (store.TOTPAuthenticator, 
 
 // ListTOTPs returns a user's unrevoked authenticators in an app, oldest first.
 func (db *DB) ListTOTPs(ctx context.Context, appID, userID string) ([]store.TOTPAuthenticator, error) {
-	rows, err := db.query(ctx, `SELECT `+totpColumns+` FROM totp_authenticators
-		WHERE app_id = ? AND user_id = ? AND revoked_at = 0 ORDER BY created_at, id`, appID, userID)
+	list, err := scanAll(scanTOTP)(db.query(ctx, `SELECT `+totpColumns+` FROM totp_authenticators
+		WHERE app_id = ? AND user_id = ? AND revoked_at = 0 ORDER BY created_at, id`, appID, userID))
 	if err != nil {
 		return nil, fmt.Errorf("list authenticators: %w", err)
 	}
-	return scanTOTPs(rows)
+	return list, nil
 }
 
 // userLoginTOTPsQueries join a user (found by each column, as userLatestCodeQueries) to their
@@ -169,19 +169,6 @@ func (db *DB) UserLoginTOTPs(ctx context.Context, by store.UserBy, value, appID,
 	return u, list, l, nil
 }
 
-// scanTOTPs reads and closes rows of authenticators.
-func scanTOTPs(rows *sql.Rows) ([]store.TOTPAuthenticator, error) {
-	defer rows.Close()
-	var out []store.TOTPAuthenticator
-	for rows.Next() {
-		a, err := scanTOTP(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
 
 // ActivateTOTP makes a live pending authenticator active under the limit, in one transaction.
 func (db *DB) ActivateTOTP(ctx context.Context, id string, step int64, now time.Time, l store.TOTPLimit) error {

@@ -68,21 +68,10 @@ func (db *DB) GetUserByUsername(ctx context.Context, username string) (store.Use
 
 // UpdateUser replaces a user's stored fields.
 func (db *DB) UpdateUser(ctx context.Context, u store.User) error {
-	res, err := db.exec(ctx, `UPDATE users SET email = ?, email_verified = ?, phone = ?, phone_verified = ?, username = ?,
+	return changedSome(db.exec(ctx, `UPDATE users SET email = ?, email_verified = ?, phone = ?, phone_verified = ?, username = ?,
 		status = ?, profile = ?, updated_at = ?, status_changed_at = ? WHERE id = ?`,
 		nullable(u.Email), u.EmailVerified, nullable(u.Phone), u.PhoneVerified, nullable(u.Username),
-		u.Status, profileText(u.Profile), ms(u.UpdatedAt), ms(u.StatusChangeAt), u.ID)
-	if err != nil {
-		return err
-	}
-	n, err := rowsAffected(res)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
+		u.Status, profileText(u.Profile), ms(u.UpdatedAt), ms(u.StatusChangeAt), u.ID))
 }
 
 // userDependents lists the tables whose rows belong to a user, deleted with it. Later migrations
@@ -97,18 +86,7 @@ func (db *DB) DeleteUser(ctx context.Context, id string) error {
 				return fmt.Errorf("delete %s: %w", table, err)
 			}
 		}
-		res, err := tx.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		n, err := rowsAffected(res)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
+		return changedSome(tx.exec(ctx, `DELETE FROM users WHERE id = ?`, id))
 	})
 }
 
@@ -157,20 +135,11 @@ func (db *DB) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, e
 		limit = 100
 	}
 	args = append(args, limit, q.Offset)
-	rows, err := db.query(ctx, `SELECT `+userColumns+` FROM users`+where+` ORDER BY `+col+` `+dir+`, id `+dir+` LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, err
+	out, err := scanAll(scanUser)(db.query(ctx, `SELECT `+userColumns+` FROM users`+where+` ORDER BY `+col+` `+dir+`, id `+dir+` LIMIT ? OFFSET ?`, args...))
+	if out == nil && err == nil {
+		out = []store.User{}
 	}
-	defer rows.Close()
-	out := []store.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // CountUsers counts the users matching q (paging ignored).
