@@ -66,8 +66,8 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 		return errStateChanged // refused a moment ago, allowed now (a lock or a send left the window)
 	}
 	ops := []op{check, pruneCodesOp(c, limit)}
-	if db.dialect.lockKey != "" {
-		ops = append([]op{exec("lock identifier", db.dialect.lockKey, c.AppID+"|"+c.Method+"|"+c.Identifier)}, ops...)
+	if db.dialect.rowLocks {
+		ops = append([]op{exec("lock identifier", `SELECT pg_advisory_xact_lock(hashtext(?))`, c.AppID+"|"+c.Method+"|"+c.Identifier)}, ops...)
 	}
 	ops = append(ops, issueOps(c)...)
 	err := db.write(ctx, ops...)

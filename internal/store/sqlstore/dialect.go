@@ -21,9 +21,9 @@ type dialect struct {
 	goose    goose.Dialect
 	dollar   bool   // PostgreSQL placeholders $1, $2, ...
 	greatest string // the two-argument max function
-	// lockKey serializes transactions on one key across nodes ("" where the engine already
-	// serializes writers, as SQLite does).
-	lockKey string
+	// rowLocks: SELECT … FOR UPDATE serializes transactions on a row across nodes (SQLite has
+	// no such clause and needs none: its one writer already serializes them).
+	rowLocks bool
 	// serverChecks: the statements check themselves (render), so a unit of work's COMMIT can
 	// ride in the batch with them. Else the caller checks each result as it comes.
 	serverChecks bool
@@ -48,7 +48,7 @@ var (
 		},
 		joinAll: func(table, alias, _, where string) string { return "LEFT JOIN " + table + " " + alias + " ON " + where }}
 	postgresDialect = dialect{name: "postgres", goose: goose.DialectPostgres, dollar: true, greatest: "GREATEST",
-		lockKey: "SELECT pg_advisory_xact_lock(hashtext(?))", serverChecks: true,
+		rowLocks: true, serverChecks: true,
 		joinOne: func(table, alias, cols, where, order string) string {
 			if order != "" {
 				where += " ORDER BY " + order

@@ -27,13 +27,14 @@ func scanTOTP(s scanner) (store.TOTPAuthenticator, error) {
 	return a, nil
 }
 
-// lockUser serializes transactions that count a user's authenticators (SQLite: the single
-// writer already does; PostgreSQL: an advisory lock held until the transaction ends).
-func (db *DB) lockUser(ctx context.Context, tx *txn, appID, userID string) error {
-	if db.dialect.lockKey == "" {
+// lockUser serializes transactions that count a user's authenticators or challenges (SQLite:
+// the single writer already does; PostgreSQL: the user's row, locked until the transaction
+// ends — a row lock, which CockroachDB and YugabyteDB keep as PostgreSQL does).
+func (db *DB) lockUser(ctx context.Context, tx *txn, userID string) error {
+	if !db.dialect.rowLocks {
 		return nil
 	}
-	if _, err := tx.exec(ctx, db.dialect.lockKey, "totp|"+appID+"|"+userID); err != nil {
+	if _, err := tx.exec(ctx, `SELECT 1 FROM users WHERE id = ? FOR UPDATE`, userID); err != nil {
 		return fmt.Errorf("lock user: %w", err)
 	}
 	return nil
@@ -55,7 +56,7 @@ func (db *DB) AddTOTP(ctx context.Context, a store.TOTPAuthenticator, l store.TO
 	replaced := 0
 	err := db.tx(ctx, func(tx *txn) error {
 		replaced = 0
-		if err := db.lockUser(ctx, tx, a.AppID, a.UserID); err != nil {
+		if err := db.lockUser(ctx, tx, a.UserID); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM totp_authenticators
@@ -182,7 +183,7 @@ func (db *DB) ActivateTOTP(ctx context.Context, id string, step int64, now time.
 		if err != nil {
 			return fmt.Errorf("get pending authenticator: %w", err)
 		}
-		if err := db.lockUser(ctx, tx, appID, userID); err != nil {
+		if err := db.lockUser(ctx, tx, userID); err != nil {
 			return err
 		}
 		if l.Max > 0 {
@@ -231,7 +232,7 @@ const challengeColumns = `id, app_id, user_id, challenge_hash, approval_data, cr
 // last one, in one transaction serialized per (app, user).
 func (db *DB) AddTOTPChallenge(ctx context.Context, c store.TOTPChallenge) error {
 	return db.tx(ctx, func(tx *txn) error {
-		if err := db.lockUser(ctx, tx, c.AppID, c.UserID); err != nil {
+		if err := db.lockUser(ctx, tx, c.UserID); err != nil {
 			return err
 		}
 		var seq int64
