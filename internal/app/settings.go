@@ -26,6 +26,8 @@ type Settings struct {
 	TOTPMaxPerUser         int    `json:"totp_max_per_user"`
 	SendLimit              int    `json:"send_limit"`
 	SendWindowMinutes      int    `json:"send_window_minutes"`
+	SendHourLimit          int    `json:"send_hour_limit"`
+	AppSendsPerMinute      int    `json:"app_sends_per_minute"`
 	AccessTokenTTLSeconds  int    `json:"access_token_ttl_seconds"`
 	IDTokenTTLSeconds      int    `json:"id_token_ttl_seconds"`
 	RefreshTokenTTLSeconds int    `json:"refresh_token_ttl_seconds"`
@@ -38,10 +40,19 @@ func (s Settings) Lockout() store.FailurePolicy {
 	return store.FailurePolicy{Max: s.OTPMaxAttempts, Window: window, LockFor: window}
 }
 
-// SendRateLimit is how many codes one identifier may be sent per method and channel in a sliding
-// window.
-func (s Settings) SendRateLimit() store.RateLimit {
-	return store.RateLimit{Max: s.SendLimit, Window: time.Duration(s.SendWindowMinutes) * time.Minute}
+// SendLimits are product.md's send limits for a send to key on channel: per key (the user,
+// whatever method, channel or client asks) SendLimit sends in any SendWindowMinutes and
+// SendHourLimit in any hour; per application AppSendsPerMinute delivered messages a minute,
+// which a "direct" send (nothing delivered) does not count.
+func (s Settings) SendLimits(key, channel string) store.SendLimits {
+	l := store.SendLimits{Key: key, PerKey: []store.RateLimit{
+		{Max: s.SendLimit, Window: time.Duration(s.SendWindowMinutes) * time.Minute},
+		{Max: s.SendHourLimit, Window: time.Hour},
+	}}
+	if channel != "direct" {
+		l.PerApp = store.RateLimit{Max: s.AppSendsPerMinute, Window: time.Minute}
+	}
+	return l
 }
 
 // MaxTokenTTLSeconds bounds access and ID token lifetimes; signing keys stay published this long
@@ -54,7 +65,7 @@ func DefaultSettings() Settings {
 		OTPLength: 6, OTPExpiryMinutes: 5, OTPMaxAttempts: 5, LockoutMinutes: 15,
 		MagicLinkExpiryMinutes: 10,
 		TOTPAlgorithm:          "SHA1", TOTPDigits: 6, TOTPPeriod: 30, TOTPMaxPerUser: 1,
-		SendLimit: 5, SendWindowMinutes: 15,
+		SendLimit: 5, SendWindowMinutes: 15, SendHourLimit: 10, AppSendsPerMinute: 600,
 		AccessTokenTTLSeconds: 3600, IDTokenTTLSeconds: 3600, RefreshTokenTTLSeconds: 14 * 24 * 3600,
 	}
 }
@@ -77,6 +88,8 @@ func (s Settings) withDefaults() Settings {
 	fill(&s.TOTPMaxPerUser, d.TOTPMaxPerUser)
 	fill(&s.SendLimit, d.SendLimit)
 	fill(&s.SendWindowMinutes, d.SendWindowMinutes)
+	fill(&s.SendHourLimit, d.SendHourLimit)
+	fill(&s.AppSendsPerMinute, d.AppSendsPerMinute)
 	fill(&s.AccessTokenTTLSeconds, d.AccessTokenTTLSeconds)
 	fill(&s.IDTokenTTLSeconds, d.IDTokenTTLSeconds)
 	fill(&s.RefreshTokenTTLSeconds, d.RefreshTokenTTLSeconds)
@@ -102,6 +115,8 @@ func (s Settings) Validate() (string, string) {
 		{"totp_max_per_user", s.TOTPMaxPerUser, 1, 50},
 		{"send_limit", s.SendLimit, 1, 1000},
 		{"send_window_minutes", s.SendWindowMinutes, 1, 24 * 60},
+		{"send_hour_limit", s.SendHourLimit, 1, 100000},
+		{"app_sends_per_minute", s.AppSendsPerMinute, 1, 1000000},
 		{"access_token_ttl_seconds", s.AccessTokenTTLSeconds, 60, MaxTokenTTLSeconds},
 		{"id_token_ttl_seconds", s.IDTokenTTLSeconds, 60, MaxTokenTTLSeconds},
 		{"refresh_token_ttl_seconds", s.RefreshTokenTTLSeconds, 60, 365 * 24 * 3600},

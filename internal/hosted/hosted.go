@@ -121,6 +121,15 @@ func identifierKey(clientID, kind, email, phone string) string {
 	return "client:" + clientID + "|email:" + email
 }
 
+// limitKey is whose sends a hosted send counts toward: the user's, like every other method's, or
+// for a sign-up (no user yet) the recipient's.
+func limitKey(userID, recipient string) string {
+	if userID != "" {
+		return user.StateKey(userID)
+	}
+	return recipient
+}
+
 // Start sends an email link (kind "link") or an email or SMS OTP.
 func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req StartRequest) (StartResponse, error) {
 	g, err := f.validateStart(ctx, a, clientID, kind, req)
@@ -138,7 +147,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 			return StartResponse{}, err
 		}
 		issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: g.UserID, Method: MethodAuthCode, Channel: "email",
-			Identifier: identifierKey(clientID, kind, g.Email, ""), TTL: ttl, Payload: payload})
+			Identifier: identifierKey(clientID, kind, g.Email, ""), LimitKey: limitKey(g.UserID, "email:"+g.Email), TTL: ttl, Payload: payload})
 		if err != nil {
 			return StartResponse{}, err
 		}
@@ -157,8 +166,12 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 	if err != nil {
 		return StartResponse{}, err
 	}
+	recipient := "email:" + g.Email
+	if kind == kindSMSOTP {
+		recipient = "phone:" + g.Phone
+	}
 	issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: g.UserID, Method: methodOTP, Numeric: true, Channel: kind,
-		Identifier: identifierKey(clientID, kind, g.Email, g.Phone), TTL: ttl, Payload: payload})
+		Identifier: identifierKey(clientID, kind, g.Email, g.Phone), LimitKey: limitKey(g.UserID, recipient), TTL: ttl, Payload: payload})
 	if err != nil {
 		return StartResponse{}, err
 	}

@@ -50,8 +50,11 @@ type Issue struct {
 	UserID     string
 	Method     string        // the code space: MethodOTP, MethodLink, or a flow's own
 	Numeric    bool          // a short numeric code the user types (checked with Verify), else 256 random bits
-	Channel    string        // email, sms, direct
+	Channel    string        // email, sms, direct; any other (redirect) is not a send
 	Identifier string        // normalized "type:value"
+	// LimitKey is whose sends this one counts toward (product.md's per-identifier limits): the
+	// user (user.StateKey), or the recipient of a sign-up; "" means Identifier.
+	LimitKey   string
 	TTL        time.Duration // 0: the app's setting for the method
 	RequestID  bool          // generate a request id that verification will require
 	Payload    []byte        // what the flow needs back when the code is consumed
@@ -106,16 +109,24 @@ func (c *Codes) Issue(ctx context.Context, in Issue) (Issued, error) {
 	if row.Payload == nil {
 		row.Payload = []byte("{}")
 	}
-	limit := s.SendRateLimit()
-	err := c.store.IssueCode(ctx, row, limit)
+	var limits store.SendLimits
+	switch in.Channel {
+	case ChannelEmail, ChannelSMS, ChannelDirect:
+		key := in.LimitKey
+		if key == "" {
+			key = in.Identifier
+		}
+		limits = s.SendLimits(key, in.Channel)
+	}
+	err := c.store.IssueCode(ctx, row, limits)
 	var limited *store.RateLimitedError
 	if errors.Is(err, store.ErrLocked) {
 		return Issued{}, apierr.Locked("One time code invalid due to multiple failed attempts")
 	}
 	if errors.As(err, &limited) {
-		c.log.Warn("send rate limited", "app_id", in.App.ID, "method", in.Method, "channel", in.Channel)
-		// The next send may go when the oldest send of the window leaves it.
-		retry := max(limited.Oldest.Add(limit.Window).Sub(now), time.Second)
+		c.log.Warn("send rate limited", "app_id", in.App.ID, "method", in.Method, "channel", in.Channel, "per_app", limited.PerApp)
+		// The next send may go when the oldest counted send leaves the limit's window.
+		retry := max(limited.Oldest.Add(limited.Window).Sub(now), time.Second)
 		return Issued{}, apierr.RateLimited(int(math.Ceil(retry.Seconds())))
 	}
 	if err != nil {

@@ -36,16 +36,32 @@ const (
 	UserByUsername UserBy = "username"
 )
 
-// RateLimit bounds how many codes one identifier may be sent per channel in a sliding window.
+// RateLimit is at most Max sends within a window; Max 0 counts nothing.
 type RateLimit struct {
 	Max    int
 	Window time.Duration
 }
 
-// RateLimitedError is returned by IssueCode when the identifier has been sent the limit's
-// number of codes within its window; Oldest is when the oldest of those was sent (so the caller
-// can tell when the next send may go).
-type RateLimitedError struct{ Oldest time.Time }
+// SendLimits are what issuing a code must fit. Sends are counted under Key (the user, or the
+// recipient of a sign-up), whatever method, channel or client asked: at most each PerKey limit
+// within any window of its length. PerApp counts the application's sends in fixed windows of its
+// length (a code that is delivered by email or SMS; the caller leaves it zero otherwise). A zero
+// SendLimits counts nothing (a code that is not sent, such as an authorization code).
+type SendLimits struct {
+	Key     string
+	PerKey  []RateLimit
+	PerApp  RateLimit
+}
+
+// RateLimitedError is returned by IssueCode when a send limit is reached: the oldest counted
+// send of the limit that refused (or the start of the app's window) and the limit's window, so
+// the caller can tell when the next send may go.
+type RateLimitedError struct {
+	Oldest time.Time
+	Window time.Duration
+	// PerApp reports that the application's ceiling refused, not the key's limit.
+	PerApp bool
+}
 
 // Error implements error.
 func (e *RateLimitedError) Error() string { return "rate limited" }
@@ -68,13 +84,13 @@ type FailurePolicy struct {
 
 // Codes stores one-time codes and the lockouts of identifiers.
 type Codes interface {
-	// IssueCode inserts c after checking the send rate limit for (app, method, identifier, channel)
-	// and retiring every unused code of (app, method, identifier), all in one transaction that
-	// holds across nodes. It returns *RateLimitedError when the limit is reached, and ErrLocked
-	// when the identifier is locked at c.CreatedAt.
-	IssueCode(ctx context.Context, c Code, limit RateLimit) error
-	// DeleteCode removes a code whose delivery failed, and makes usable again the codes that
-	// issuing it retired.
+	// IssueCode inserts c after checking that (app, method, identifier) is not locked at
+	// c.CreatedAt (else ErrLocked) and that the send fits l (else *RateLimitedError), counts the
+	// send, and retires every unused code of (app, method, identifier), all in one transaction
+	// that holds across nodes. A refused send changes nothing: the current code stays usable.
+	IssueCode(ctx context.Context, c Code, l SendLimits) error
+	// DeleteCode removes a code whose delivery failed, withdraws its send from the send limits,
+	// and makes usable again the codes that issuing it retired.
 	DeleteCode(ctx context.Context, id string) error
 	// LatestCode returns the newest code of (app, method, identifier) that is not used, and the
 	// identifier's failure state (as GetLockout), in one read. With no such code it returns

@@ -77,7 +77,7 @@ func BenchmarkIssueAndConsumeCode(b *testing.B) {
 				ident := fmt.Sprint("user:", i)
 				c := store.Code{ID: fmt.Sprint("code", i), AppID: "a", Method: "otp", Channel: "direct", Identifier: ident,
 					CodeHash: "h", Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-				if err := s.IssueCode(ctx, c, store.RateLimit{Max: 5, Window: 15 * time.Minute}); err != nil {
+				if err := s.IssueCode(ctx, c, store.SendLimits{Key: c.Identifier, PerKey: []store.RateLimit{{Max: 5, Window: 15 * time.Minute}}}); err != nil {
 					b.Fatal(err)
 				}
 				latest, _, err := s.LatestCode(ctx, "a", "otp", ident)
@@ -111,7 +111,7 @@ func BenchmarkLoginWrites(b *testing.B) {
 				now := time.Now()
 				c := store.Code{ID: secret.NewTimeID(now), AppID: "a", UserID: uid, Method: "otp", Channel: "direct", Identifier: uid + "@bench.test",
 					CodeHash: randomID(), Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
-				if err := s.IssueCode(ctx, c, store.RateLimit{Max: 1000, Window: 15 * time.Minute}); err != nil {
+				if err := s.IssueCode(ctx, c, store.SendLimits{Key: uid, PerKey: []store.RateLimit{{Max: 1000, Window: 15 * time.Minute}}}); err != nil {
 					b.Fatal(err)
 				}
 				sess := store.Session{ID: secret.NewTimeID(now), AppID: "a", UserID: uid, ClientID: "c", AMR: []string{"otp"},
@@ -160,7 +160,7 @@ func BenchmarkLoginCheck(b *testing.B) {
 		for i := range ids {
 			c := store.Code{ID: secret.NewTimeID(now), AppID: "a", UserID: ids[i], Method: "otp", Channel: "direct",
 				Identifier: "user:" + ids[i], CodeHash: randomID(), Payload: []byte(`{}`), MaxAttempts: 5, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := s.IssueCode(ctx, c, store.RateLimit{Max: 1000, Window: 15 * time.Minute}); err != nil {
+			if err := s.IssueCode(ctx, c, store.SendLimits{Key: c.Identifier, PerKey: []store.RateLimit{{Max: 1000, Window: 15 * time.Minute}}}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -36,40 +36,57 @@ func scanCode(s scanner) (store.Code, error) {
 	return c, nil
 }
 
-// IssueCode checks the identifier's lock and send rate limit, retires older unused codes and
-// inserts c, in one transaction serialized per identifier (SQLite: the single writer;
-// PostgreSQL: the dialect's transaction lock). Only a refused send reads again, after the
+// IssueCode checks the identifier's lock and the send limits, counts the send, retires older
+// unused codes and inserts c, in one transaction serialized per limit key (SQLite: the single
+// writer; PostgreSQL: the key's row in send_keys). Only a refused send reads again, after the
 // rollback, to tell which refusal it is.
-func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit) error {
+func (db *DB) IssueCode(ctx context.Context, c store.Code, l store.SendLimits) error {
 	now := ms(c.CreatedAt)
-	since := now - limit.Window.Milliseconds()
-	check := refuseIf("check send", nil, `SELECT
-			COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0) > ?
-			OR (? > 0 AND (SELECT COUNT(*) FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?) >= ?)`,
-		c.AppID, c.Method, c.Identifier, now, limit.Max, c.AppID, c.Method, c.Identifier, c.Channel, since, limit.Max)
-	check.miss = func(ctx context.Context, queryRow func(string, ...any) scanner) error {
-		var lockedUntil int64
-		var recent int
-		var oldest sql.NullInt64
-		err := queryRow(`SELECT COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0),
-				COUNT(*), MIN(created_at)
-			FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND channel = ? AND created_at > ?`,
-			c.AppID, c.Method, c.Identifier, c.AppID, c.Method, c.Identifier, c.Channel, since).Scan(&lockedUntil, &recent, &oldest)
-		switch {
-		case err != nil:
-			return fmt.Errorf("check send: %w", err)
-		case lockedUntil > now:
-			return store.ErrLocked
-		case limit.Max > 0 && recent >= limit.Max:
-			return &store.RateLimitedError{Oldest: fromMS(oldest.Int64)}
+	var ops []op
+	if l.Key != "" && db.dialect.rowLocks {
+		ops = append(ops, exec("lock send key", `INSERT INTO send_keys (app_id, limit_key, last_at) VALUES (?, ?, ?)
+			ON CONFLICT (app_id, limit_key) DO UPDATE SET last_at = excluded.last_at`, c.AppID, l.Key, now))
+	}
+	cond := `COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0) > ?`
+	args := []any{c.AppID, c.Method, c.Identifier, now}
+	var longest time.Duration
+	if l.Key != "" {
+		for _, lim := range l.PerKey {
+			if lim.Max > 0 {
+				cond += ` OR (SELECT COUNT(*) FROM sends WHERE app_id = ? AND limit_key = ? AND sent_at > ?) >= ?`
+				args = append(args, c.AppID, l.Key, now-lim.Window.Milliseconds(), lim.Max)
+				longest = max(longest, lim.Window)
+			}
 		}
-		return errStateChanged // refused a moment ago, allowed now (a lock or a send left the window)
 	}
-	ops := []op{check, pruneCodesOp(c, limit)}
-	if db.dialect.rowLocks {
-		ops = append([]op{exec("lock identifier", `SELECT pg_advisory_xact_lock(hashtext(?))`, c.AppID+"|"+c.Method+"|"+c.Identifier)}, ops...)
+	check := refuseIf("check send", nil, `SELECT `+cond, args...)
+	check.miss = func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+		return sendRefused(queryRow, c, l, now)
 	}
+	ops = append(ops, check)
+	var appWindow int64
+	if l.PerApp.Max > 0 {
+		appWindow = now - now%l.PerApp.Window.Milliseconds()
+	}
+	if l.Key != "" || appWindow != 0 {
+		ops = append(ops,
+			exec("prune sends", `DELETE FROM sends WHERE app_id = ? AND limit_key = ? AND sent_at <= ?`, c.AppID, l.Key, now-longest.Milliseconds()),
+			exec("count send", `INSERT INTO sends (app_id, limit_key, sent_at, channel, code_id, app_window) VALUES (?, ?, ?, ?, ?, ?)`,
+				c.AppID, l.Key, now, c.Channel, c.ID, appWindow))
+	}
+	ops = append(ops, pruneCodesOp(c))
 	ops = append(ops, issueOps(c)...)
+	if appWindow != 0 {
+		// Last, so that the app's row is locked (PostgreSQL) only from here to the COMMIT.
+		start := appWindow
+		app := refuseIf("app send ceiling", &store.RateLimitedError{Oldest: fromMS(start), Window: l.PerApp.Window, PerApp: true},
+			`INSERT INTO app_sends (app_id, window_start, sent) VALUES (?, ?, 1)
+			ON CONFLICT (app_id) DO UPDATE SET
+				sent = CASE WHEN app_sends.window_start = excluded.window_start THEN app_sends.sent + 1 ELSE 1 END,
+				window_start = excluded.window_start
+			RETURNING sent > ?`, c.AppID, start, l.PerApp.Max)
+		ops = append(ops, app)
+	}
 	err := db.write(ctx, ops...)
 	if errors.Is(err, errStateChanged) {
 		err = db.write(ctx, ops...)
@@ -77,12 +94,46 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, limit store.RateLimit
 	return err
 }
 
-// pruneCodesOp deletes the identifier's codes that can count for nothing any more: older than
-// the rate window and than a day (no code lives that long).
-func pruneCodesOp(c store.Code, limit store.RateLimit) op {
-	horizon := ms(c.CreatedAt) - max(limit.Window, 24*time.Hour).Milliseconds()
+// sendRefused tells why a send of c was refused: the identifier is locked (ErrLocked), or a
+// per-key limit is reached (*RateLimitedError with the limit whose window frees a send last).
+func sendRefused(queryRow func(string, ...any) scanner, c store.Code, l store.SendLimits, now int64) error {
+	var lockedUntil int64
+	err := queryRow(`SELECT COALESCE((SELECT locked_until FROM lockouts WHERE app_id = ? AND method = ? AND identifier = ?), 0)`,
+		c.AppID, c.Method, c.Identifier).Scan(&lockedUntil)
+	if err != nil {
+		return fmt.Errorf("check send: %w", err)
+	}
+	if lockedUntil > now {
+		return store.ErrLocked
+	}
+	var refused *store.RateLimitedError
+	for _, lim := range l.PerKey {
+		if lim.Max <= 0 {
+			continue
+		}
+		var n int
+		var oldest sql.NullInt64
+		err := queryRow(`SELECT COUNT(*), MIN(sent_at) FROM sends WHERE app_id = ? AND limit_key = ? AND sent_at > ?`,
+			c.AppID, l.Key, now-lim.Window.Milliseconds()).Scan(&n, &oldest)
+		if err != nil {
+			return fmt.Errorf("check send: %w", err)
+		}
+		e := &store.RateLimitedError{Oldest: fromMS(oldest.Int64), Window: lim.Window}
+		if n >= lim.Max && (refused == nil || e.Oldest.Add(e.Window).After(refused.Oldest.Add(refused.Window))) {
+			refused = e
+		}
+	}
+	if refused != nil {
+		return refused
+	}
+	return errStateChanged // refused a moment ago, allowed now (a lock or a send left the window)
+}
+
+// pruneCodesOp deletes the identifier's codes that can count for nothing any more: older than a
+// day (no code lives that long).
+func pruneCodesOp(c store.Code) op {
 	return exec("prune codes", `DELETE FROM codes WHERE app_id = ? AND method = ? AND identifier = ? AND created_at < ?`,
-		c.AppID, c.Method, c.Identifier, horizon)
+		c.AppID, c.Method, c.Identifier, ms(c.CreatedAt)-(24*time.Hour).Milliseconds())
 }
 
 // issueOps retire the identifier's unused codes and insert c. Retired codes get
@@ -99,8 +150,8 @@ func issueOps(c store.Code) []op {
 	}
 }
 
-// DeleteCode removes a code whose delivery failed and gives back the codes its issue retired,
-// in one transaction.
+// DeleteCode removes a code whose delivery failed, withdraws its send from the limits and gives
+// back the codes its issue retired, in one transaction.
 func (db *DB) DeleteCode(ctx context.Context, id string) error {
 	return db.tx(ctx, func(tx *txn) error {
 		var appID, method, identifier string
@@ -114,6 +165,14 @@ func (db *DB) DeleteCode(ctx context.Context, id string) error {
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM codes WHERE id = ?`, id); err != nil {
+			return err
+		}
+		// The send stops counting: toward its key's limits and its app's window.
+		if _, err := tx.exec(ctx, `UPDATE app_sends SET sent = sent - 1
+			WHERE app_id = ? AND sent > 0 AND window_start = (SELECT app_window FROM sends WHERE code_id = ?)`, appID, id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM sends WHERE code_id = ?`, id); err != nil {
 			return err
 		}
 		_, err = tx.exec(ctx, `UPDATE codes SET used_at = 0 WHERE app_id = ? AND method = ? AND identifier = ? AND used_at = ?`,

@@ -13,8 +13,8 @@ import (
 const pruneChunk = 1000
 
 // Prune deletes what can no longer matter at now: codes, challenges, refresh tokens and sessions
-// that expired more than grace ago, lockouts whose window and lock are over, and dev-outbox
-// messages older than outboxAge. Each is an idempotent DELETE in chunks, so every node may run it.
+// that expired more than grace ago, lockouts whose window and lock are over, send counts older
+// than a day, and dev-outbox messages older than outboxAge. Each is an idempotent DELETE in chunks, so every node may run it.
 func (db *DB) Prune(ctx context.Context, now time.Time, grace, outboxAge time.Duration) (int64, error) {
 	before := ms(now.Add(-grace))
 	var total int64
@@ -28,6 +28,10 @@ func (db *DB) Prune(ctx context.Context, now time.Time, grace, outboxAge time.Du
 		{"sessions", "id", "expires_at < ?", []any{before}},
 		{"lockouts", "app_id, method, identifier", "locked_until < ? AND window_start < ?", []any{ms(now), before}},
 		{"outbox", "id", "created_at < ?", []any{ms(now.Add(-outboxAge))}},
+		// No send limit's window is longer than a day.
+		{"sends", "app_id, limit_key, sent_at", "sent_at < ?", []any{ms(now.Add(-24 * time.Hour))}},
+		{"send_keys", "app_id, limit_key", "last_at < ?", []any{ms(now.Add(-24 * time.Hour))}},
+		{"app_sends", "app_id", "window_start < ?", []any{ms(now.Add(-24 * time.Hour))}},
 	} {
 		// Portable to both engines: a row-value IN over the key, a LIMITed subquery.
 		stmt := fmt.Sprintf(`DELETE FROM %s WHERE (%s) IN (SELECT %s FROM %s WHERE %s LIMIT %d)`,

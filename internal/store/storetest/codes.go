@@ -22,9 +22,9 @@ func newCode(id, hash string, at time.Time) store.Code {
 		CodeHash: hash, ByHash: true, Payload: []byte(`{"channel":"email"}`), MaxAttempts: 5, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
 }
 
-var noLimit = store.RateLimit{}
+var noLimit = store.SendLimits{}
 
-func mustIssue(t *testing.T, s store.Store, c store.Code, l store.RateLimit) {
+func mustIssue(t *testing.T, s store.Store, c store.Code, l store.SendLimits) {
 	t.Helper()
 	if err := s.IssueCode(context.Background(), c, l); err != nil {
 		t.Fatalf("IssueCode %s: %v", c.ID, err)
@@ -269,56 +269,137 @@ func testCodesIssueRetiresPrevious(t *testing.T, s store.Store) {
 	}
 }
 
+// perKey is a send limit of max sends of u1's key within window.
+func perKey(max int, window time.Duration) store.SendLimits {
+	return store.SendLimits{Key: "user:u1", PerKey: []store.RateLimit{{Max: max, Window: window}}}
+}
+
+// testCodesIssueRateLimit: a key's sends count together whatever the method and channel; over the
+// limit a send is refused with the oldest send of the window, stores nothing and leaves the live
+// code usable; other keys and apps have their own count; the window slides.
 func testCodesIssueRateLimit(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	limit := store.RateLimit{Max: 3, Window: 15 * time.Minute}
-	for i := range 3 {
-		mustIssue(t, s, newCode(fmt.Sprintf("c%d", i), fmt.Sprintf("h%d", i), t0.Add(time.Duration(i)*time.Minute)), limit)
-	}
+	limit := perKey(3, 15*time.Minute)
+	sms := newCode("c1", "h1", t0.Add(time.Minute))
+	sms.Channel = "sms"
+	link := newCode("c2", "h2", t0.Add(2*time.Minute))
+	link.Method, link.Identifier = "link", "client:c9|email:a@example.com"
+	mustIssue(t, s, newCode("c0", "h0", t0), limit)
+	mustIssue(t, s, sms, limit)
+	mustIssue(t, s, link, limit)
 	now := t0.Add(5 * time.Minute)
 	err := s.IssueCode(ctx, newCode("c3", "h3", now), limit)
 	var rl *store.RateLimitedError
-	if !errors.As(err, &rl) || !rl.Oldest.Equal(t0) {
-		t.Fatalf("4th send: %v, want RateLimitedError with the oldest send of the window (t0)", err)
+	if !errors.As(err, &rl) || !rl.Oldest.Equal(t0) || rl.Window != 15*time.Minute || rl.PerApp {
+		t.Fatalf("4th send of the key: %v (%+v), want RateLimitedError with the window's oldest send (t0)", err, rl)
 	}
 	if _, err := s.FindCodeByHash(ctx, "otp", "h3"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused send was stored: %v", err)
 	}
-	if got, _, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.ID != "c2" {
+	if got, _, _ := s.LatestCode(ctx, "app1", "otp", "user:u1"); got.ID != "c1" {
 		t.Fatalf("a refused send retired the live code: latest %q", got.ID)
 	}
-	// Other channels, identifiers and apps have their own count.
-	sms := newCode("s1", "hs", now)
-	sms.Channel = "sms"
-	mustIssue(t, s, sms, limit)
-	u2 := newCode("u2", "hu", now)
-	u2.Identifier = "user:u2"
-	mustIssue(t, s, u2, limit)
+	// Other keys and apps have their own count.
+	other := perKey(3, 15*time.Minute)
+	other.Key = "email:b@example.com"
+	mustIssue(t, s, newCode("o1", "ho1", now), other)
 	app2 := newCode("a2", "ha", now)
 	app2.AppID = "app2"
 	mustIssue(t, s, app2, limit)
 	// The window slides: once the first send is 15 minutes old, one more is allowed.
-	if err := s.IssueCode(ctx, newCode("c4", "h4", t0.Add(15*time.Minute-time.Millisecond)), limit); !errors.As(err, &rl) || !rl.Oldest.Equal(t0) {
+	if err := s.IssueCode(ctx, newCode("c4", "h4", t0.Add(15*time.Minute-time.Millisecond)), limit); !errors.As(err, &rl) {
 		t.Fatalf("just inside the window: %v", err)
 	}
 	mustIssue(t, s, newCode("c5", "h5", t0.Add(15*time.Minute)), limit)
-	if err := s.IssueCode(ctx, newCode("c6", "h6", t0.Add(15*time.Minute)), limit); !errors.As(err, &rl) {
+	if err := s.IssueCode(ctx, newCode("c6", "h6", t0.Add(15*time.Minute)), limit); !errors.As(err, &rl) || !rl.Oldest.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("the window is full again: %v", err)
+	}
+	// A zero limit counts nothing.
+	mustIssue(t, s, newCode("c7", "h7", t0.Add(15*time.Minute)), noLimit)
+}
+
+// testCodesDeleteWithdrawsTheSend: a code withdrawn after a failed delivery stops counting toward
+// its key's limit and its app's ceiling, and the code its issue retired is usable again.
+func testCodesDeleteWithdrawsTheSend(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	limits := store.SendLimits{Key: "user:u1", PerKey: []store.RateLimit{{Max: 2, Window: 15 * time.Minute}}, PerApp: store.RateLimit{Max: 2, Window: time.Hour}}
+	mustIssue(t, s, newCode("c1", "h1", t0), limits)
+	mustIssue(t, s, newCode("c2", "h2", t0.Add(time.Second)), limits)
+	if err := s.DeleteCode(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.LatestCode(ctx, "app1", "otp", "user:u1"); err != nil || got.ID != "c1" {
+		t.Fatalf("after withdrawing c2 the latest code is %q (%v), want c1 usable again", got.ID, err)
+	}
+	mustIssue(t, s, newCode("c3", "h3", t0.Add(2*time.Second)), limits) // fits both limits again
+	var rl *store.RateLimitedError
+	if err := s.IssueCode(ctx, newCode("c4", "h4", t0.Add(3*time.Second)), limits); !errors.As(err, &rl) {
+		t.Fatalf("third send: %v, want the limits to count c1 and c3", err)
+	}
+}
+
+// testCodesIssueTwoWindows: with 3 in 15 minutes and 5 in an hour, the longer window refuses
+// once the short one has room again, and names its own oldest send.
+func testCodesIssueTwoWindows(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	limit := store.SendLimits{Key: "user:u1", PerKey: []store.RateLimit{{Max: 3, Window: 15 * time.Minute}, {Max: 5, Window: time.Hour}}}
+	for i, at := range []time.Duration{0, 1, 2, 20, 21} {
+		mustIssue(t, s, newCode(fmt.Sprint("c", i), fmt.Sprint("h", i), t0.Add(at*time.Minute)), limit)
+	}
+	var rl *store.RateLimitedError
+	if err := s.IssueCode(ctx, newCode("c9", "h9", t0.Add(40*time.Minute)), limit); !errors.As(err, &rl) || !rl.Oldest.Equal(t0) || rl.Window != time.Hour {
+		t.Fatalf("6th send within the hour: %v (%+v), want the hour's limit", err, rl)
+	}
+	mustIssue(t, s, newCode("c10", "h10", t0.Add(time.Hour)), limit)
+}
+
+// testCodesIssueAppCeiling: an application's delivered sends are capped per window, across keys;
+// a refused send stores nothing; the next window starts afresh; a zero PerApp counts nothing.
+func testCodesIssueAppCeiling(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	start := t0.Truncate(time.Minute)
+	ceiling := func(key string) store.SendLimits {
+		return store.SendLimits{Key: key, PerKey: []store.RateLimit{{Max: 5, Window: 15 * time.Minute}}, PerApp: store.RateLimit{Max: 3, Window: time.Minute}}
+	}
+	for i := range 3 {
+		c := newCode(fmt.Sprint("c", i), fmt.Sprint("h", i), start.Add(time.Duration(i)*time.Second))
+		c.Identifier = fmt.Sprint("user:x", i)
+		mustIssue(t, s, c, ceiling(c.Identifier))
+	}
+	refused := newCode("c3", "h3", start.Add(59*time.Second))
+	refused.Identifier = "user:x3"
+	var rl *store.RateLimitedError
+	if err := s.IssueCode(ctx, refused, ceiling("user:x3")); !errors.As(err, &rl) || !rl.PerApp || !rl.Oldest.Equal(start) || rl.Window != time.Minute {
+		t.Fatalf("4th delivered send of the app in the minute: %v (%+v)", err, rl)
+	}
+	if _, err := s.FindCodeByHash(ctx, "otp", "h3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused send was stored: %v", err)
+	}
+	direct := refused
+	direct.ID, direct.CodeHash = "d3", "hd3"
+	mustIssue(t, s, direct, store.SendLimits{Key: "user:x3", PerKey: []store.RateLimit{{Max: 5, Window: 15 * time.Minute}}})
+	next := refused
+	next.CreatedAt = start.Add(time.Minute)
+	mustIssue(t, s, next, ceiling("user:x3"))
+	// The refused send did not count toward the key either: x3 has two sends (direct, next).
+	for i := range 4 {
+		c := newCode(fmt.Sprint("k", i), fmt.Sprint("hk", i), start.Add(2*time.Minute))
+		c.Identifier = "user:x3"
+		err := s.IssueCode(ctx, c, store.SendLimits{Key: "user:x3", PerKey: []store.RateLimit{{Max: 5, Window: 15 * time.Minute}}})
+		if (i < 3) != (err == nil) {
+			t.Fatalf("send %d of x3 after 2: %v", i+3, err)
+		}
 	}
 }
 
 func testCodesIssuePrunes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustIssue(t, s, newCode("old", "h-old", t0), noLimit)
-	// Pruning is a write, done only once an identifier has gathered more than 2×limit+4 codes.
-	for i := range 14 {
-		mustIssue(t, s, newCode(fmt.Sprint("filler", i), fmt.Sprint("h-filler", i), t0.Add(time.Duration(i+1)*time.Millisecond)), noLimit)
-	}
 	keep := newCode("other", "h-other", t0)
 	keep.Identifier = "user:u2"
 	mustIssue(t, s, keep, noLimit)
 	mustIssue(t, s, newCode("mid", "h-mid", t0.Add(time.Hour)), noLimit)
-	mustIssue(t, s, newCode("new", "h-new", t0.Add(24*time.Hour+time.Millisecond)), store.RateLimit{Max: 5, Window: 15 * time.Minute})
+	mustIssue(t, s, newCode("new", "h-new", t0.Add(24*time.Hour+time.Millisecond)), perKey(5, 15*time.Minute))
 	if _, err := s.FindCodeByHash(ctx, "otp", "h-old"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a code older than a day was kept: %v", err)
 	}
@@ -849,21 +930,31 @@ func testRefreshRotateConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
-// testCodesIssueConcurrentLimit: concurrent sends to one identifier respect the send limit
-// exactly: the count and the insert are one transaction serialized per identifier, however the
+// testCodesIssueConcurrentLimit: concurrent sends to one key respect the key's limit exactly,
+// and concurrent sends to many keys the app's ceiling: the count and the insert are one
+// transaction serialized per key (the app's count is one conditional upsert), however the
 // engine sends its statements.
 func testCodesIssueConcurrentLimit(t *testing.T, s store.Store) {
-	limit := store.RateLimit{Max: 3, Window: 15 * time.Minute}
+	limit := perKey(3, 15*time.Minute)
 	var rl *store.RateLimitedError
-	r := concurrently(20, func(err error) bool { return errors.As(err, &rl) }, func(i int) error {
+	limited := func(err error) bool { return errors.As(err, &rl) }
+	r := concurrently(20, limited, func(i int) error {
 		c := newCode(fmt.Sprint("cc", i), fmt.Sprint("hcc", i), t0.Add(time.Duration(i)*time.Millisecond))
 		return s.IssueCode(context.Background(), c, limit)
 	})
-	if r.ok != limit.Max || r.refused != 20-limit.Max || len(r.other) > 0 {
-		t.Fatalf("%d sent, %d limited, errors %v; want exactly %d sent", r.ok, r.refused, r.other, limit.Max)
+	if r.ok != 3 || r.refused != 17 || len(r.other) > 0 {
+		t.Fatalf("%d sent, %d limited, errors %v; want exactly 3 sent", r.ok, r.refused, r.other)
 	}
 	// The newest code is usable.
 	if _, _, err := s.LatestCode(context.Background(), "app1", "otp", "user:u1"); err != nil {
 		t.Fatal(err)
+	}
+	r = concurrently(20, limited, func(i int) error {
+		c := newCode(fmt.Sprint("ac", i), fmt.Sprint("hac", i), t0.Add(time.Hour))
+		c.Identifier = fmt.Sprint("user:many", i)
+		return s.IssueCode(context.Background(), c, store.SendLimits{Key: c.Identifier, PerApp: store.RateLimit{Max: 5, Window: time.Minute}})
+	})
+	if r.ok != 5 || r.refused != 15 || len(r.other) > 0 {
+		t.Fatalf("%d sent, %d limited, errors %v; want exactly the app's 5", r.ok, r.refused, r.other)
 	}
 }
