@@ -204,29 +204,3 @@ func lines(s string) []string {
 	}
 	return out
 }
-
-// linkColour is the primary colour when it is dark enough to read on white.
-func linkColour(colour string) string {
-	if textColourOn(colour) == "#ffffff" {
-		return colour
-	}
-	return "#1d4ed8"
-}
-
-// textColourOn picks black or white text for contrast on a #rgb/#rrggbb colour.
-func textColourOn(hex string) string {
-	h := strings.TrimPrefix(hex, "#")
-	if len(h) == 3 {
-		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
-	}
-	v, err := strconv.ParseUint(h, 16, 32)
-	if err != nil || len(h) != 6 {
-		return "#ffffff"
-	}
-	r, g, b := float64(v>>16&0xff), float64(v>>8&0xff), float64(v&0xff)
-	// Perceived brightness (ITU-R BT.601); light backgrounds get dark text.
-	if 0.299*r+0.587*g+0.114*b > 170 {
-		return "#111827"
-	}
-	return "#ffffff"
-}
