@@ -185,7 +185,11 @@ type UseFailures struct {
 	Policy                    FailurePolicy
 }
 
-func (UseCode) isUse()      {}
+// UseRecoveryCode uses up an unused recovery code; else ErrUsed.
+type UseRecoveryCode struct{ ID string }
+
+func (UseCode) isUse()         {}
+func (UseRecoveryCode) isUse() {}
 func (UseTOTPStep) isUse()  {}
 func (UseChallenge) isUse() {}
 func (UseFailures) isUse()  {}

@@ -54,6 +54,30 @@ type TOTPChallenge struct {
 	UsedAt        time.Time // zero while unused
 }
 
+// RecoveryCode is one of a user's recovery codes in an application, stored as a keyed hash.
+type RecoveryCode struct {
+	ID        string
+	AppID     string
+	UserID    string
+	CodeHash  string
+	CreatedAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// RecoveryCodes stores users' recovery codes; a login uses one up with UseRecoveryCode.
+type RecoveryCodes interface {
+	// ReplaceRecoveryCodes deletes the user's recovery codes in the app and inserts codes, in
+	// one transaction.
+	ReplaceRecoveryCodes(ctx context.Context, appID, userID string, codes []RecoveryCode) error
+	// DeleteRecoveryCodes deletes the user's recovery codes in the app and returns how many.
+	DeleteRecoveryCodes(ctx context.Context, appID, userID string) (int, error)
+	// CountRecoveryCodes counts the user's unused recovery codes in the app.
+	CountRecoveryCodes(ctx context.Context, appID, userID string) (int, error)
+	// FindRecoveryCode returns the user's unused recovery code in the app with hash; ErrNotFound
+	// when there is none.
+	FindRecoveryCode(ctx context.Context, appID, userID, hash string) (RecoveryCode, error)
+}
+
 // ErrLimit is returned when a user already has the maximum number of active authenticators.
 var ErrLimit = errors.New("limit reached")
 

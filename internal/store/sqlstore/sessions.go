@@ -61,6 +61,8 @@ func useOp(u store.Use, now time.Time) (op, error) {
 	case store.UseCode:
 		return must("use code", store.ErrUsed, `UPDATE codes SET used_at = ?
 			WHERE id = ? AND used_at = 0 AND expires_at > ? AND attempts < max_attempts`, n, u.ID, n), nil
+	case store.UseRecoveryCode:
+		return must("use recovery code", store.ErrUsed, `UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at = 0`, n, u.ID), nil
 	case store.UseChallenge:
 		return must("use challenge", store.ErrChallengeGone,
 			`UPDATE totp_challenges SET used_at = ? WHERE id = ? AND used_at = 0 AND expires_at > ?`, n, u.ID, n), nil

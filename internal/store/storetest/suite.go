@@ -31,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"totp_revoke", testTOTPRevoke},
 		{"totp_challenges", testTOTPChallenges},
 		{"totp_deleted_with_user", testTOTPDeletedWithUser},
+		{"recovery_codes", testRecoveryCodes},
+		{"recovery_code_concurrent", testRecoveryCodeConcurrent},
 		{"codes_latest_round_trip", testCodesLatestRoundTrip},
 		{"codes_issue_retires_previous", testCodesIssueRetiresPrevious},
 		{"codes_issue_rate_limit", testCodesIssueRateLimit},

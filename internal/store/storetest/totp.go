@@ -446,3 +446,88 @@ func testTOTPLoginList(t *testing.T, s store.Store) {
 		t.Fatalf("another user: %v %+v %v", list, l, err)
 	}
 }
+
+func newRecoveryCodes(prefix string, n int) []store.RecoveryCode {
+	var out []store.RecoveryCode
+	for i := range n {
+		out = append(out, store.RecoveryCode{ID: fmt.Sprint(prefix, i), CodeHash: fmt.Sprint("h-", prefix, i), CreatedAt: t0})
+	}
+	return out
+}
+
+// rcLogin is a login of u1 that uses recovery code id up.
+func rcLogin(ctx context.Context, s store.Store, id string) error {
+	sid := fmt.Sprint("rc-login-", sessionSeq.Add(1))
+	return s.SaveLogin(ctx, newSession(sid, "u1", t0), true, store.RefreshToken{}, t0, store.UseRecoveryCode{ID: id})
+}
+
+// testRecoveryCodes: a set is found by hash per user and app, a code works once, a new set
+// replaces the old one, and the codes go with their user.
+func testRecoveryCodes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	totpUsers(t, s)
+	if err := s.ReplaceRecoveryCodes(ctx, "app1", "u1", newRecoveryCodes("a", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceRecoveryCodes(ctx, "app2", "u1", newRecoveryCodes("o", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountRecoveryCodes(ctx, "app1", "u1"); err != nil || n != 10 {
+		t.Fatalf("count: %d %v", n, err)
+	}
+	c, err := s.FindRecoveryCode(ctx, "app1", "u1", "h-a3")
+	if err != nil || c.ID != "a3" || !c.CreatedAt.Equal(t0) {
+		t.Fatalf("find: %+v %v", c, err)
+	}
+	for _, q := range []struct{ app, user, hash string }{{"app2", "u1", "h-a3"}, {"app1", "u2", "h-a3"}, {"app1", "u1", "h-o1"}} {
+		if _, err := s.FindRecoveryCode(ctx, q.app, q.user, q.hash); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%+v found: %v", q, err)
+		}
+	}
+	if err := rcLogin(ctx, s, "a3"); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if err := rcLogin(ctx, s, "a3"); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("second use: %v, want ErrUsed", err)
+	}
+	if _, err := s.FindRecoveryCode(ctx, "app1", "u1", "h-a3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a used code is found: %v", err)
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, "app1", "u1"); n != 9 {
+		t.Fatalf("remaining after one use: %d", n)
+	}
+	// A new set retires the old one.
+	if err := s.ReplaceRecoveryCodes(ctx, "app1", "u1", newRecoveryCodes("b", 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindRecoveryCode(ctx, "app1", "u1", "h-a4"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an old code outlived its set: %v", err)
+	}
+	if err := rcLogin(ctx, s, "a4"); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("an old code logged in: %v", err)
+	}
+	if n, err := s.DeleteRecoveryCodes(ctx, "app2", "u1"); err != nil || n != 2 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	if err := s.DeleteUser(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.CountRecoveryCodes(ctx, "app1", "u1"); n != 0 {
+		t.Fatalf("%d recovery codes outlived their user", n)
+	}
+}
+
+// testRecoveryCodeConcurrent: of 20 concurrent logins with one recovery code exactly one wins.
+func testRecoveryCodeConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	totpUsers(t, s)
+	if err := s.ReplaceRecoveryCodes(ctx, "app1", "u1", newRecoveryCodes("a", 10)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a0", "a5"} {
+		r := concurrently(20, is(store.ErrUsed), func(int) error { return rcLogin(ctx, s, id) })
+		if r.ok != 1 || r.refused != 19 || len(r.other) > 0 {
+			t.Fatalf("%s: %d wins, %d refused, errors %v; want exactly one win", id, r.ok, r.refused, r.other)
+		}
+	}
+}
