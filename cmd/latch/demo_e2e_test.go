@@ -416,7 +416,8 @@ func TestDemoE2E(t *testing.T) {
 		b.noTokensInPage()
 		b.shot("transaction-approved")
 
-		b.click("#revoke", "account")
+		b.click("#revoke", "totp-remove") // removing asks for confirmation first
+		b.click("#confirm-remove", "account")
 		b.shows(".flash", "authenticator app was removed")
 		b.shot("totp-revoked")
 		b.signOut()

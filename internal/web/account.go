@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // accountView is the signed-in page.
@@ -15,9 +17,22 @@ type accountView struct {
 	Who      string
 	AMR      []string
 	MFA      bool
-	TOTP     bool // the session already has a TOTP factor
-	Claims   []claimRow
-	Approval *approval
+	UsedTOTP bool // the session already has the authenticator app as one of its factors
+	// Authenticators are the user's active authenticator apps; Known is false when Latch could
+	// not be asked (the page then offers to set one up, which Latch refuses if there is one).
+	Authenticators []authenticatorRow
+	Known          bool
+	Claims         []claimRow
+	Approval       *approval
+	Notice         *notice
+}
+
+// HasTOTP reports whether the user has an active authenticator app.
+func (v accountView) HasTOTP() bool { return len(v.Authenticators) > 0 }
+
+type authenticatorRow struct {
+	Name  string
+	Added string
 }
 
 // account serves GET /demo/account: who is signed in, and what to try next.
@@ -27,15 +42,45 @@ func (h *handler) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.sessions.update(id, func(d *demoSession) { d.enrolment = nil }) // the secret is shown once
-	h.renderAccount(w, r, http.StatusOK, h.sessions.takeFlash(id), "", d)
-}
-
-func (h *handler) renderAccount(w http.ResponseWriter, r *http.Request, status int, flash, errMsg string, d demoSession) {
+	list, err := h.authenticators(r.Context(), d.user)
+	if h.sessionEnded(w, r, id, err) {
+		return
+	}
+	flash, n := h.sessions.takeMessages(id)
 	u := d.user
 	amr := stringList(u.Claims["amr"])
-	v := accountView{Who: u.Identifier, AMR: amr, MFA: slices.Contains(amr, "mfa"), TOTP: slices.Contains(amr, "totp"),
-		Claims: claimRows(u.Claims), Approval: d.approval}
-	h.render(w, r, status, "account", page{Title: "Signed in", Nav: "demo", Flash: flash, Error: errMsg, Data: v})
+	v := accountView{Who: u.Identifier, AMR: amr, MFA: slices.Contains(amr, "mfa"), UsedTOTP: slices.Contains(amr, "totp"),
+		Authenticators: list, Known: err == nil, Claims: claimRows(u.Claims), Approval: d.approval, Notice: n}
+	if err != nil {
+		h.log.Warn("demo: listing authenticators", "err", err)
+	}
+	h.render(w, r, http.StatusOK, "account", page{Title: "Signed in", Nav: "demo", Flash: flash, Data: v})
+}
+
+// authenticators lists the user's active authenticator apps (GET /cis/v1/users/me/totp/devices).
+func (h *handler) authenticators(ctx context.Context, u *signedIn) ([]authenticatorRow, error) {
+	var out struct {
+		Result []struct {
+			Name      string `json:"deviceName"`
+			Status    string `json:"status"`
+			CreatedAt int64  `json:"created_at"`
+		} `json:"result"`
+	}
+	if err := h.latch.call(ctx, http.MethodGet, "/cis/v1/users/me/totp/devices", u.tokens.AccessToken, nil, &out); err != nil {
+		return nil, err
+	}
+	var rows []authenticatorRow
+	for _, d := range out.Result {
+		if d.Status != "active" {
+			continue
+		}
+		name := d.Name
+		if name == "" {
+			name = "Authenticator app"
+		}
+		rows = append(rows, authenticatorRow{Name: name, Added: time.UnixMilli(d.CreatedAt).UTC().Format("2 January 2006, 15:04 UTC")})
+	}
+	return rows, nil
 }
 
 // signedIn returns the browser's session when someone is signed in; otherwise it sends the
@@ -52,17 +97,26 @@ func (h *handler) signedIn(w http.ResponseWriter, r *http.Request) (string, demo
 	return id, d, true
 }
 
-// accountError shows the account page with what went wrong. A user token Latch refuses means
-// the session ended: the demo forgets it and asks for a new sign-in.
-func (h *handler) accountError(w http.ResponseWriter, r *http.Request, id string, d demoSession, err error) {
-	status, msg := friendly(err)
+// sessionEnded reports whether err says that Latch refused the user's token (the session ended
+// at Latch): then the demo forgets the user, sends the browser to sign in, and returns true.
+func (h *handler) sessionEnded(w http.ResponseWriter, r *http.Request, id string, err error) bool {
 	var le *latchError
-	if errors.As(err, &le) && le.Status == http.StatusUnauthorized {
-		h.sessions.update(id, func(d *demoSession) { *d = demoSession{expires: d.expires, flash: msg} })
-		seeOther(w, r, "/demo")
+	if !errors.As(err, &le) || le.Status != http.StatusUnauthorized {
+		return false
+	}
+	_, msg := friendly(err)
+	h.sessions.update(id, func(d *demoSession) { *d = demoSession{expires: d.expires, locks: d.locks, flash: msg} })
+	seeOther(w, r, "/demo")
+	return true
+}
+
+// accountError sends the browser back to a signed-in page with what went wrong on form.
+func (h *handler) accountError(w http.ResponseWriter, r *http.Request, id, to, form string, act action, d demoSession, err error) {
+	if h.sessionEnded(w, r, id, err) {
 		return
 	}
-	h.renderAccount(w, r, status, "", msg, d)
+	field, msg := h.explain(id, act, "totp:"+d.user.Identifier, err)
+	h.refuse(w, r, id, to, notice{Form: form, Field: field, Message: msg})
 }
 
 // totpEnrol serves POST /demo/totp: register an authenticator with the user's access token.
@@ -78,7 +132,7 @@ func (h *handler) totpEnrol(w http.ResponseWriter, r *http.Request) {
 	}
 	err := h.latch.call(r.Context(), http.MethodPost, "/cis/v1/users/me/totp", d.user.tokens.AccessToken, map[string]any{}, &out)
 	if err != nil {
-		h.accountError(w, r, id, d, err)
+		h.accountError(w, r, id, "/demo/account", "totp", actTOTP, d, err)
 		return
 	}
 	h.sessions.update(id, func(d *demoSession) { d.enrolment = &enrolment{Secret: out.Secret, URI: out.URI, QRCode: out.QRCode} })
@@ -115,6 +169,22 @@ func (u *signedIn) identifier() map[string]string {
 	return map[string]string{"identifier_type": u.IdentifierType, "identifier": u.Identifier}
 }
 
+// addTOTP joins a code from the authenticator app to the user's session at Latch and returns the
+// session's new tokens and claims (amr gains totp and mfa).
+func (h *handler) addTOTP(ctx context.Context, u *signedIn, code string) (*signedIn, error) {
+	req := u.identifier()
+	req["token"], req["session_id"] = code, u.tokens.SessionID
+	var tok userTokens
+	if err := h.latch.asClient(ctx, http.MethodPost, "/cis/v1/auth/totp/authenticate", req, &tok); err != nil {
+		return nil, err
+	}
+	claims, err := h.ids.verify(ctx, tok.IDToken)
+	if err != nil {
+		return nil, err
+	}
+	return &signedIn{tokens: tok, Claims: claims, IdentifierType: u.IdentifierType, Identifier: u.Identifier}, nil
+}
+
 // mfa serves POST /demo/mfa: a TOTP code joined to the current session (amr gains mfa).
 func (h *handler) mfa(w http.ResponseWriter, r *http.Request) {
 	id, d, ok := h.signedIn(w, r)
@@ -123,19 +193,17 @@ func (h *handler) mfa(w http.ResponseWriter, r *http.Request) {
 	}
 	code := strings.TrimSpace(r.PostForm.Get("code"))
 	if code == "" {
-		h.renderAccount(w, r, http.StatusBadRequest, "", "Enter the code from your authenticator app.", d)
+		h.refuse(w, r, id, "/demo/account", notice{Form: "mfa", Field: "code", Message: "Enter the code your authenticator app shows."})
 		return
 	}
-	req := d.user.identifier()
-	req["token"], req["session_id"] = code, d.user.tokens.SessionID
-	var tok userTokens
-	if err := h.latch.asClient(r.Context(), http.MethodPost, "/cis/v1/auth/totp/authenticate", req, &tok); err != nil {
-		h.accountError(w, r, id, d, err)
+	u, err := h.addTOTP(r.Context(), d.user, code)
+	if err != nil {
+		h.accountError(w, r, id, "/demo/account", "mfa", actTOTP, d, err)
 		return
 	}
-	if !h.signIn(w, r, id, tok, d.user.IdentifierType, d.user.Identifier, "", "Second factor added: your session now has two factors.") {
-		return
-	}
+	h.sessions.update(id, func(d *demoSession) {
+		d.user, d.flash = u, "Second factor added: your session now has two factors."
+	})
 	seeOther(w, r, "/demo/account")
 }
 
@@ -153,7 +221,8 @@ func (h *handler) txnStart(w http.ResponseWriter, r *http.Request) {
 	amount := strings.TrimSpace(r.PostForm.Get("amount"))
 	currency := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("currency")))
 	if !amountPattern.MatchString(amount) || !currencyPattern.MatchString(currency) {
-		h.renderAccount(w, r, http.StatusBadRequest, "", "Enter an amount such as 42.50 and a three-letter currency such as EUR.", d)
+		h.refuse(w, r, id, "/demo/account", notice{Form: "txn", Field: "amount", Message: "Enter an amount such as 42.50: digits, and at most two after the point.",
+			Values: map[string]string{"amount": amount}})
 		return
 	}
 	req := map[string]any{"approval_data": map[string]string{"amount": amount, "currency": currency},
@@ -162,7 +231,7 @@ func (h *handler) txnStart(w http.ResponseWriter, r *http.Request) {
 		Challenge string `json:"challenge"`
 	}
 	if err := h.latch.asClient(r.Context(), http.MethodPost, "/cis/v1/auth/totp/transaction/start", req, &out); err != nil {
-		h.accountError(w, r, id, d, err)
+		h.accountError(w, r, id, "/demo/account", "txn", actTOTP, d, err)
 		return
 	}
 	h.sessions.update(id, func(d *demoSession) {
@@ -171,9 +240,14 @@ func (h *handler) txnStart(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/demo/txn")
 }
 
+type txnView struct {
+	*transaction
+	Notice *notice
+}
+
 // txnShow serves GET /demo/txn: the transaction, its challenge and the code form.
 func (h *handler) txnShow(w http.ResponseWriter, r *http.Request) {
-	_, d, ok := h.signedIn(w, r)
+	id, d, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
@@ -181,7 +255,8 @@ func (h *handler) txnShow(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/demo/account")
 		return
 	}
-	h.render(w, r, http.StatusOK, "txn", page{Title: "Approve a payment", Nav: "demo", Data: d.txn})
+	_, n := h.sessions.takeMessages(id)
+	h.render(w, r, http.StatusOK, "txn", page{Title: "Approve a payment", Nav: "demo", Data: txnView{d.txn, n}})
 }
 
 // txnApprove serves POST /demo/txn/approve: the TOTP code that signs the transaction. The new ID
@@ -195,12 +270,9 @@ func (h *handler) txnApprove(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/demo/account")
 		return
 	}
-	fail := func(status int, msg string) {
-		h.render(w, r, status, "txn", page{Title: "Approve a payment", Nav: "demo", Error: msg, Data: d.txn})
-	}
 	code := strings.TrimSpace(r.PostForm.Get("code"))
 	if code == "" {
-		fail(http.StatusBadRequest, "Enter the code from your authenticator app.")
+		h.refuse(w, r, id, "/demo/txn", notice{Form: "approve", Field: "code", Message: "Enter the code your authenticator app shows."})
 		return
 	}
 	req := d.user.identifier()
@@ -208,13 +280,13 @@ func (h *handler) txnApprove(w http.ResponseWriter, r *http.Request) {
 	var tok userTokens
 	ctx := r.Context()
 	if err := h.latch.asClient(ctx, http.MethodPost, "/cis/v1/auth/totp/transaction/authenticate", req, &tok); err != nil {
-		fail(friendly(err))
+		h.accountError(w, r, id, "/demo/txn", "approve", actTOTP, d, err)
 		return
 	}
 	claims, err := h.ids.verify(ctx, tok.IDToken)
 	if err != nil {
 		h.log.Warn("demo: ID token refused", "err", err)
-		fail(http.StatusBadGateway, "Latch's ID token could not be verified against its JWKS.")
+		h.refuse(w, r, id, "/demo/txn", notice{Form: "approve", Message: "Latch's ID token could not be verified against its JWKS."})
 		return
 	}
 	if tok.SessionID != "" && tok.SessionID != d.user.tokens.SessionID {
@@ -234,28 +306,67 @@ func (h *handler) txnApprove(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/demo/account#approval")
 }
 
-// totpRevoke serves POST /demo/totp/revoke: remove the user's authenticators.
+type removeView struct {
+	NeedCode bool // the session has no authenticator factor yet: removing it asks for a code
+	Notice   *notice
+}
+
+// totpRemoveForm serves GET /demo/totp/remove: are you sure? Removing a second factor is
+// confirmed, and confirmed with that factor when the session has not used it yet.
+func (h *handler) totpRemoveForm(w http.ResponseWriter, r *http.Request) {
+	id, d, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	_, n := h.sessions.takeMessages(id)
+	v := removeView{NeedCode: !slices.Contains(stringList(d.user.Claims["amr"]), "totp"), Notice: n}
+	h.render(w, r, http.StatusOK, "totp-remove", page{Title: "Remove your authenticator app", Nav: "demo", Data: v})
+}
+
+// totpRevoke serves POST /demo/totp/revoke from the confirmation page: remove the user's
+// authenticators, after joining the code given to the session when it has no TOTP factor yet.
 func (h *handler) totpRevoke(w http.ResponseWriter, r *http.Request) {
 	id, d, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
+	if r.PostForm.Get("confirm") != "yes" {
+		seeOther(w, r, "/demo/totp/remove")
+		return
+	}
+	u := d.user
+	if !slices.Contains(stringList(u.Claims["amr"]), "totp") {
+		code := strings.TrimSpace(r.PostForm.Get("code"))
+		if code == "" {
+			h.refuse(w, r, id, "/demo/totp/remove", notice{Form: "remove", Field: "code", Message: "Enter the code your authenticator app shows, to confirm that it is yours."})
+			return
+		}
+		joined, err := h.addTOTP(r.Context(), u, code)
+		if err != nil {
+			h.accountError(w, r, id, "/demo/totp/remove", "remove", actTOTP, d, err)
+			return
+		}
+		u = joined
+		h.sessions.update(id, func(d *demoSession) { d.user = joined })
+	}
 	var out struct {
 		RevokedCount int `json:"revoked_count"`
 	}
-	if err := h.latch.call(r.Context(), http.MethodPost, "/cis/v1/users/me/totp/revoke", d.user.tokens.AccessToken, map[string]any{}, &out); err != nil {
-		h.accountError(w, r, id, d, err)
+	if err := h.latch.call(r.Context(), http.MethodPost, "/cis/v1/users/me/totp/revoke", u.tokens.AccessToken, map[string]any{}, &out); err != nil {
+		d.user = u
+		h.accountError(w, r, id, "/demo/totp/remove", "remove", actTOTP, d, err)
 		return
 	}
 	msg := "Your authenticator app was removed."
 	if out.RevokedCount > 1 {
 		msg = "Your " + strconv.Itoa(out.RevokedCount) + " authenticator apps were removed."
 	}
-	h.sessions.update(id, func(d *demoSession) { d.enrolment, d.flash = nil, msg })
+	h.sessions.update(id, func(d *demoSession) { d.enrolment, d.txn, d.flash = nil, nil, msg })
 	seeOther(w, r, "/demo/account")
 }
 
-// signOut serves POST /demo/signout: end the session at Latch, then forget it here.
+// signOut serves POST /demo/signout: end the session at Latch, then forget it here. The browser
+// gets a new session id, so nothing of the signed-in session answers to its cookie any more.
 func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {
 	id, d, ok := h.session(r)
 	if !ok || d.user == nil {
@@ -267,9 +378,11 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {
 	if err != nil && !(errors.As(err, &le) && le.Code == "session_not_found") {
 		h.log.Warn("demo: session logout", "err", err)
 		_, msg := friendly(err)
-		h.renderAccount(w, r, http.StatusBadGateway, "", "Signing out at Latch failed: "+msg, d)
+		h.refuse(w, r, id, "/demo/account", notice{Form: "signout", Message: "Signing out at Latch failed: " + msg})
 		return
 	}
-	h.sessions.update(id, func(d *demoSession) { *d = demoSession{expires: d.expires, flash: "You are signed out."} })
+	locks := d.locks
+	h.sessions.delete(id)
+	h.sessions.update(h.newSession(w), func(d *demoSession) { d.locks, d.flash = locks, "You are signed out." })
 	seeOther(w, r, "/demo")
 }

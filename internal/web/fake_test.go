@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,31 @@ type fakeLatch struct {
 	authCodes   int
 	authBodies  []map[string]any
 	clientToken string
+
+	now      func() time.Time
+	amr      []string             // amr of the ID tokens it issues (default eotp)
+	fail     map[string]fakeError // call ("POST /path") → the refusal it answers instead
+	devices  []map[string]any     // GET /cis/v1/users/me/totp/devices
+	totpBody map[string]any       // the last totp/authenticate body
+	revokes  int
+}
+
+// fakeError is a refusal the fake answers: status, error_code and Retry-After seconds.
+type fakeError struct {
+	status     int
+	code       string
+	retryAfter int
+}
+
+// failWith makes call answer e until cleared with a zero fakeError.
+func (f *fakeLatch) failWith(call string, e fakeError) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e.status == 0 {
+		delete(f.fail, call)
+		return
+	}
+	f.fail[call] = e
 }
 
 const (
@@ -73,7 +99,8 @@ func newFakeLatch(t *testing.T) *fakeLatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeLatch{t: t, key: key, signKey: key, users: map[string]bool{}, calls: map[string]int{}, clientToken: "client-token-1"}
+	f := &fakeLatch{t: t, key: key, signKey: key, users: map[string]bool{}, calls: map[string]int{}, clientToken: "client-token-1",
+		now: time.Now, amr: []string{"eotp"}, fail: map[string]fakeError{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oidc/token", f.token)
 	mux.HandleFunc("GET /cis/oidc/jwks", f.jwks)
@@ -84,10 +111,33 @@ func newFakeLatch(t *testing.T) *fakeLatch {
 	mux.HandleFunc("POST /cis/v1/auth/session/logout", f.client(func(w http.ResponseWriter, r *http.Request, _ map[string]any) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST /cis/v1/auth/totp/authenticate", f.client(f.totpAuthenticate))
+	mux.HandleFunc("GET /cis/v1/users/me/totp/devices", f.user(func(w http.ResponseWriter, _ *http.Request) {
 		f.mu.Lock()
-		f.calls[r.Method+" "+r.URL.Path]++
+		list := append([]map[string]any{}, f.devices...)
 		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"result": list})
+	}))
+	mux.HandleFunc("POST /cis/v1/users/me/totp/revoke", f.user(func(w http.ResponseWriter, _ *http.Request) {
+		f.mu.Lock()
+		n := len(f.devices)
+		f.devices, f.revokes = nil, f.revokes+1
+		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"message": "TOTP revoked", "revoked_count": n})
+	}))
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		call := r.Method + " " + r.URL.Path
+		f.mu.Lock()
+		f.calls[call]++
+		e, refuse := f.fail[call]
+		f.mu.Unlock()
+		if refuse {
+			if e.retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+			}
+			writeJSON(w, e.status, map[string]any{"error_code": e.code, "message": "refused"})
+			return
+		}
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(f.srv.Close)
@@ -181,8 +231,44 @@ func (f *fakeLatch) otpAuthenticate(w http.ResponseWriter, _ *http.Request, body
 		writeJSON(w, 400, map[string]any{"error_code": "auth_invalid_credentials", "message": "Invalid passcode"})
 		return
 	}
+	f.mu.Lock()
+	f.amr = []string{"eotp"}
+	f.mu.Unlock()
 	email, _ := body["identifier"].(string)
 	writeJSON(w, 200, map[string]any{"access_token": "user-access-token", "id_token": f.idToken(email), "refresh_token": "r",
+		"token_type": "Bearer", "expires_in": 3600, "session_id": "s1"})
+}
+
+// user checks a user access token (the one the fake's logins issue).
+func (f *fakeLatch) user(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer user-access-token") {
+			writeJSON(w, 401, map[string]any{"message": "Invalid token", "error_code": 401})
+			return
+		}
+		next(w, r)
+	}
+}
+
+// totpAuthenticate accepts fakePasscode; with a session_id it joins that session (amr gains
+// totp and mfa).
+func (f *fakeLatch) totpAuthenticate(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	f.mu.Lock()
+	f.totpBody = body
+	f.mu.Unlock()
+	if body["token"] != fakePasscode {
+		writeJSON(w, 400, map[string]any{"error_code": "auth_invalid_credentials", "message": "Invalid code"})
+		return
+	}
+	f.mu.Lock()
+	if body["session_id"] != nil {
+		f.amr = append(f.amr, "totp", "mfa")
+	} else {
+		f.amr = []string{"totp"}
+	}
+	f.mu.Unlock()
+	email, _ := body["identifier"].(string)
+	writeJSON(w, 200, map[string]any{"access_token": "user-access-token-2", "id_token": f.idToken(email), "refresh_token": "r",
 		"token_type": "Bearer", "expires_in": 3600, "session_id": "s1"})
 }
 
@@ -192,9 +278,11 @@ func (f *fakeLatch) idToken(email string) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	now := time.Now().Unix()
+	f.mu.Lock()
+	now, amr := f.now().Unix(), append([]string{}, f.amr...)
+	f.mu.Unlock()
 	payload, _ := json.Marshal(map[string]any{"iss": f.srv.URL, "sub": "u1", "aud": fakeClientID, "email": email,
-		"amr": []string{"eotp"}, "iat": now, "exp": now + 3600, "auth_time": now, "sid": "s1"})
+		"amr": amr, "iat": now, "exp": now + 3600, "auth_time": now, "sid": "s1"})
 	obj, err := signer.Sign(payload)
 	if err != nil {
 		f.t.Fatal(err)

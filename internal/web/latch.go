@@ -41,11 +41,12 @@ type userTokens struct {
 	SessionID    string `json:"session_id"`
 }
 
-// latchError is an error answer from Latch: its status, error_code and message.
+// latchError is an error answer from Latch: its status, error_code, message and Retry-After.
 type latchError struct {
-	Status  int
-	Code    string
-	Message string
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration // 0 when Latch did not say
 }
 
 func (e *latchError) Error() string {
@@ -156,7 +157,11 @@ func (c *latchClient) send(req *http.Request, out any) error {
 		return &unreachable{err}
 	}
 	if resp.StatusCode >= 400 {
-		return parseError(resp.StatusCode, raw)
+		e := parseError(resp.StatusCode, raw)
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+		}
+		return e
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -212,33 +217,35 @@ func friendly(err error) (int, string) {
 	}
 	switch le.Code {
 	case "auth_invalid_credentials":
-		return status, "That code is wrong, or it has already been used. Check it and try again."
+		return status, codeWrong
 	case "auth_otp_passcode_expired":
 		return status, "That code has expired. Ask for a new one."
 	case "auth_locked":
-		return status, "Too many wrong codes: this sign-in method is locked for a while. Try again later."
+		return status, "Too many attempts. Try again later."
 	case "rate_limit_exceeded":
-		return status, "Too many codes were requested for this address. " + sentence(le.Message)
-	case "user_not_found":
-		return status, "There is no account with that address."
-	case "user_not_active":
-		return status, "This account is not active."
+		return status, "Too many codes were sent to this address. Try again later."
+	case "user_not_found", "user_not_active":
+		// Never "there is no account": the same words whatever the account's state.
+		return status, "That did not work. Check what you entered and try again."
 	case "totp_not_registered":
-		return status, "This account has no authenticator app set up yet. Set one up first."
+		return status, "No authenticator app is set up for this account."
 	case "totp_already_registered":
 		return status, "An authenticator app is already set up for this account. Remove it before setting up another."
 	case "totp_limit_reached":
 		return status, "This account already has as many authenticator apps as allowed. Remove one first."
+	case "auth_mfa_required":
+		return status, "Confirm with a code from your authenticator app first."
 	case "session_not_found":
 		return status, "Your session had already ended."
 	case "delivery_failed":
-		return status, "The message could not be delivered. Try again."
+		return status, "The message could not be sent. Try again in a moment."
 	case "system_invalid_input":
-		return status, "Please check what you entered: " + sentence(le.Message)
+		_, msg := inputProblem(le.Message)
+		return status, msg
 	case "not_found":
 		return status, "This Latch server does not offer that feature yet."
 	case "invalid_code", "invalid_grant":
-		return status, "This sign-in link is invalid, already used or expired. Ask for a new one."
+		return status, "This sign-in link cannot be used: it was already used, replaced by a newer link, or it expired. Ask for a new one."
 	}
 	switch {
 	case le.Status == http.StatusUnauthorized:

@@ -24,6 +24,7 @@ type messageView struct {
 	Text    string
 	SrcDoc  string   // the email's HTML for the sandboxed frame (html/template escapes it)
 	Links   []string // http(s) links found in the message, clickable without the frame
+	Code    string   // the one-time code the message carries, if one is found
 	At      string   // readable time
 	ISO     string   // machine-readable time
 }
@@ -81,7 +82,25 @@ func viewMessage(m store.OutboxMessage) messageView {
 		v.SrcDoc = srcDoc(m.HTML)
 	}
 	v.Links = links(m.Text, m.HTML)
+	v.Code = oneTimeCode(m.Text)
 	return v
+}
+
+var (
+	codeLine  = regexp.MustCompile(`(?i)\bcode:\s*([0-9]{4,10})\b`)
+	codeFirst = regexp.MustCompile(`^\s*([0-9]{4,10})\b`)
+	codeAny   = regexp.MustCompile(`(?:^|[^0-9A-Za-z/=._-])([0-9]{4,10})(?:$|[^0-9A-Za-z/=_-])`)
+)
+
+// oneTimeCode finds the code in a message's text: Latch's email says "Your code: 123456", its SMS
+// starts with the code; a custom text gets its first stand-alone group of 4 to 10 digits.
+func oneTimeCode(text string) string {
+	for _, re := range []*regexp.Regexp{codeLine, codeFirst, codeAny} {
+		if m := re.FindStringSubmatch(text); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 var headTag = regexp.MustCompile(`(?i)<head(\s[^>]*)?>`)

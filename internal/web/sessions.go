@@ -17,7 +17,9 @@ const (
 // random id in the browser's HttpOnly cookie; the tokens never leave the server.
 type demoSession struct {
 	expires   time.Time
-	flash     string        // shown once on the next page
+	flash     string  // shown once on the next page
+	notice    *notice // what was wrong with the last form, shown once on the page it led to
+	locks     map[string]time.Time
 	pending   *pendingLogin // a code was sent; waiting for it
 	user      *signedIn
 	enrolment *enrolment   // a new TOTP, shown until the person leaves the page
@@ -26,9 +28,42 @@ type demoSession struct {
 }
 
 type pendingLogin struct {
-	Channel        string // "email" or "sms"
+	Channel        string // "email", "sms" or "link"
 	IdentifierType string // "email" or "phone_number"
 	Identifier     string
+	SentAt         time.Time // when the last code or link was sent (or would have been)
+	ExpiresAt      time.Time // when it stops working
+}
+
+// notice is a refused form: which form, which of its fields (or "" for the form as a whole),
+// what to tell the person, and what they had typed (never a code), to fill the form again.
+type notice struct {
+	Form    string
+	Field   string
+	Message string
+	Values  map[string]string
+}
+
+// For reports whether the notice belongs to form.
+func (n *notice) For(form string) bool { return n != nil && n.Form == form }
+
+// At returns the notice's message when it belongs to form's field, else "".
+func (n *notice) At(form, field string) string {
+	if n == nil || n.Form != form || n.Field != field {
+		return ""
+	}
+	return n.Message
+}
+
+// General returns the notice's message when it belongs to form as a whole, else "".
+func (n *notice) General(form string) string { return n.At(form, "") }
+
+// Value is what the person had typed in form's field.
+func (n *notice) Value(form, field string) string {
+	if n == nil || n.Form != form {
+		return ""
+	}
+	return n.Values[field]
 }
 
 type signedIn struct {
@@ -99,15 +134,21 @@ func (s *sessions) update(id string, f func(*demoSession)) {
 
 // takeFlash returns and clears the session's one-time message.
 func (s *sessions) takeFlash(id string) string {
+	f, _ := s.takeMessages(id)
+	return f
+}
+
+// takeMessages returns and clears the session's one-time message and notice.
+func (s *sessions) takeMessages(id string) (string, *notice) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.m[id]
 	if !ok {
-		return ""
+		return "", nil
 	}
-	f := d.flash
-	d.flash = ""
-	return f
+	f, n := d.flash, d.notice
+	d.flash, d.notice = "", nil
+	return f, n
 }
 
 func (s *sessions) delete(id string) {
@@ -157,6 +198,12 @@ func (h *handler) ensureSession(w http.ResponseWriter, r *http.Request) string {
 	if id := sessionID(r); id != "" {
 		return id
 	}
+	return h.newSession(w)
+}
+
+// newSession gives the browser a new session id (at sign-in and sign-out, so that an id seen
+// before is never the signed-in one, and a page of the old session is not served from cache).
+func (h *handler) newSession(w http.ResponseWriter) string {
 	id := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/demo", HttpOnly: true,
 		Secure: h.secure, SameSite: http.SameSiteLaxMode})

@@ -7,14 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
-// homeView is the sign-in page; the fields refill a form after an error.
+// homeView is the sign-in page.
 type homeView struct {
-	Email     string
-	Phone     string
-	LinkEmail string
-	TOTPEmail string
+	Notice *notice
 }
 
 // home serves GET /demo: the sign-in choices, or the account page for a signed-in browser.
@@ -24,52 +22,81 @@ func (h *handler) home(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/demo/account")
 		return
 	}
-	p := page{Title: "Latch demo", Nav: "demo", Data: homeView{}}
+	p := page{Title: "Latch demo", Nav: "demo"}
+	var n *notice
 	if ok {
-		p.Flash = h.sessions.takeFlash(id)
+		p.Flash, n = h.sessions.takeMessages(id)
 	}
+	p.Data = homeView{Notice: n}
 	h.render(w, r, http.StatusOK, "home", p)
 }
 
-// homeError shows the sign-in page again with what went wrong.
-func (h *handler) homeError(w http.ResponseWriter, r *http.Request, status int, msg string, v homeView) {
-	h.render(w, r, status, "home", page{Title: "Latch demo", Nav: "demo", Error: msg, Data: v})
-}
-
-func (h *handler) latchError(w http.ResponseWriter, r *http.Request, err error, v homeView) {
-	status, msg := friendly(err)
-	h.homeError(w, r, status, msg, v)
+// refuse remembers what was wrong with a form and sends the browser back to the page that shows
+// it (post/redirect/get: reloading that page never submits the form again).
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, id, to string, n notice) {
+	if id == "" {
+		id = h.ensureSession(w, r)
+	}
+	h.sessions.update(id, func(d *demoSession) { d.notice = &n })
+	seeOther(w, r, to)
 }
 
 // startOTP serves POST /demo/email and /demo/sms: make sure the user exists, then send a code.
 func (h *handler) startOTP(channel string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p := pendingLogin{Channel: channel, IdentifierType: "email", Identifier: strings.TrimSpace(r.PostForm.Get("email"))}
-		v := homeView{Email: p.Identifier}
-		missing := "Enter your email address."
+		field, missing, invalid := "email", "Enter your email address.", "Enter an email address such as ada@example.com."
 		if channel == "sms" {
 			p.IdentifierType, p.Identifier = "phone_number", strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("phone")), " ", "")
-			v = homeView{Phone: p.Identifier}
-			missing = "Enter your phone number, in international format (+ and country code)."
-		}
-		if p.Identifier == "" {
-			h.homeError(w, r, http.StatusBadRequest, missing, v)
-			return
-		}
-		ctx := r.Context()
-		if err := h.ensureUser(ctx, p.IdentifierType, p.Identifier); err != nil {
-			h.latchError(w, r, err, v)
-			return
-		}
-		send := map[string]string{"channel": channel, "identifier_type": p.IdentifierType, "identifier": p.Identifier}
-		if err := h.latch.asClient(ctx, http.MethodPost, "/cis/v1/auth/otp/send", send, nil); err != nil {
-			h.latchError(w, r, err, v)
-			return
+			field, missing = "phone", "Enter your phone number in international format: + and the country code, such as +15551234567."
+			invalid = "Enter the phone number in international format: + and the country code, such as +15551234567."
 		}
 		id := h.ensureSession(w, r)
+		fail := func(field, msg string) {
+			h.refuse(w, r, id, "/demo", notice{Form: channel, Field: field, Message: msg, Values: map[string]string{field: p.Identifier}})
+		}
+		if p.Identifier == "" {
+			fail(field, missing)
+			return
+		}
+		err := h.ensureUser(r.Context(), p.IdentifierType, p.Identifier)
+		if err == nil {
+			err = h.sendCode(r.Context(), p)
+		}
+		if err != nil && !accountRefused(err) {
+			f, msg := h.explain(id, actSend, "otp:"+p.Identifier, err)
+			if invalidInput(err) { // whatever Latch calls the field, it is the one this form has
+				f, msg = field, invalid
+			}
+			fail(f, msg)
+			return
+		}
+		// A disabled account is told nothing: the page says a code was sent, as for anyone.
+		now := h.now()
+		p.SentAt, p.ExpiresAt = now, now.Add(codeMinutes*time.Minute)
 		h.sessions.update(id, func(d *demoSession) { d.pending = &p })
 		seeOther(w, r, "/demo/code")
 	}
+}
+
+// sendCode asks Latch to send a one-time code for p.
+func (h *handler) sendCode(ctx context.Context, p pendingLogin) error {
+	send := map[string]any{"channel": p.Channel, "identifier_type": p.IdentifierType, "identifier": p.Identifier,
+		"expires_in": codeMinutes}
+	return h.latch.asClient(ctx, http.MethodPost, "/cis/v1/auth/otp/send", send, nil)
+}
+
+// accountRefused reports whether Latch refused because of the account itself (unknown or not
+// active): a signed-out visitor must not be able to tell that from a sent code.
+func accountRefused(err error) bool {
+	var le *latchError
+	return errors.As(err, &le) && (le.Code == "user_not_found" || le.Code == "user_not_active")
+}
+
+// invalidInput reports whether Latch refused the input itself (400 system_invalid_input).
+func invalidInput(err error) bool {
+	var le *latchError
+	return errors.As(err, &le) && le.Code == "system_invalid_input"
 }
 
 // ensureUser creates the user when Latch does not know the identifier yet: backend one-time
@@ -95,20 +122,39 @@ type codeView struct {
 	Channel    string
 	Identifier string
 	OutboxURL  string
+	Expiry     string // "The code expires in 5 minutes." or "The code has expired."
+	Expired    bool
+	Wait       string // how long before a new code may be asked for; "" when it may now
+	Notice     *notice
 }
 
 // codeForm serves GET /demo/code: where to type the code that was sent.
 func (h *handler) codeForm(w http.ResponseWriter, r *http.Request) {
-	_, d, ok := h.session(r)
+	id, d, ok := h.session(r)
 	if !ok || d.pending == nil || d.pending.Channel == "link" {
 		seeOther(w, r, "/demo")
 		return
 	}
-	h.render(w, r, http.StatusOK, "code", page{Title: "Enter your code", Nav: "demo", Data: h.codeView(d.pending)})
+	flash, n := h.sessions.takeMessages(id)
+	h.render(w, r, http.StatusOK, "code", page{Title: "Enter your code", Nav: "demo", Flash: flash, Data: h.codeView(d.pending, n)})
 }
 
-func (h *handler) codeView(p *pendingLogin) codeView {
-	return codeView{Channel: p.Channel, Identifier: p.Identifier, OutboxURL: "/dev/outbox?to=" + url.QueryEscape(p.Identifier)}
+func (h *handler) codeView(p *pendingLogin, n *notice) codeView {
+	now := h.now()
+	v := codeView{Channel: p.Channel, Identifier: p.Identifier, OutboxURL: "/dev/outbox?to=" + url.QueryEscape(p.Identifier), Notice: n}
+	what := "code"
+	if p.Channel == "link" {
+		what = "link"
+	}
+	if left := p.ExpiresAt.Sub(now); left > 0 {
+		v.Expiry = "The " + what + " expires in " + waitWords(left) + "."
+	} else {
+		v.Expiry, v.Expired = "The "+what+" has expired.", true
+	}
+	if wait := p.SentAt.Add(resendWait).Sub(now); wait > 0 {
+		v.Wait = waitWords(wait)
+	}
+	return v
 }
 
 // submitCode serves POST /demo/code: authenticate with the one-time code.
@@ -120,17 +166,15 @@ func (h *handler) submitCode(w http.ResponseWriter, r *http.Request) {
 	}
 	p := d.pending
 	code := strings.TrimSpace(r.PostForm.Get("code"))
-	fail := func(status int, msg string) {
-		h.render(w, r, status, "code", page{Title: "Enter your code", Nav: "demo", Error: msg, Data: h.codeView(p)})
-	}
 	if code == "" {
-		fail(http.StatusBadRequest, "Enter the code you received.")
+		h.refuse(w, r, id, "/demo/code", notice{Form: "code", Field: "code", Message: "Enter the code from the message."})
 		return
 	}
 	var tok userTokens
 	req := map[string]string{"passcode": code, "identifier_type": p.IdentifierType, "identifier": p.Identifier}
 	if err := h.latch.asClient(r.Context(), http.MethodPost, "/cis/v1/auth/otp/authenticate", req, &tok); err != nil {
-		fail(friendly(err))
+		field, msg := h.explain(id, actCode, "otp:"+p.Identifier, err)
+		h.refuse(w, r, id, "/demo/code", notice{Form: "code", Field: field, Message: msg})
 		return
 	}
 	how := "a code sent by email"
@@ -143,8 +187,35 @@ func (h *handler) submitCode(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/demo/account")
 }
 
-// signIn verifies the ID token and keeps the tokens in the browser's session. It writes an error
-// page and returns false when the token does not verify.
+// resendCode serves POST /demo/code/resend: a new code, once resendWait has passed since the last.
+func (h *handler) resendCode(w http.ResponseWriter, r *http.Request) {
+	id, d, ok := h.session(r)
+	if !ok || d.pending == nil || d.pending.Channel == "link" {
+		seeOther(w, r, "/demo")
+		return
+	}
+	p := *d.pending
+	now := h.now()
+	if wait := p.SentAt.Add(resendWait).Sub(now); wait > 0 {
+		h.refuse(w, r, id, "/demo/code", notice{Form: "resend", Message: "You can ask for a new code in " + waitWords(wait) + "."})
+		return
+	}
+	if err := h.sendCode(r.Context(), p); err != nil && !accountRefused(err) {
+		_, msg := h.explain(id, actSend, "otp:"+p.Identifier, err)
+		h.refuse(w, r, id, "/demo/code", notice{Form: "resend", Message: msg})
+		return
+	}
+	p.SentAt, p.ExpiresAt = now, now.Add(codeMinutes*time.Minute)
+	h.sessions.update(id, func(d *demoSession) {
+		d.pending = &p
+		d.flash = "We sent a new code to " + p.Identifier + ". The previous code no longer works."
+	})
+	seeOther(w, r, "/demo/code")
+}
+
+// signIn verifies the ID token and keeps the tokens in a new session of the browser (a new id,
+// so that an id known before the sign-in is never a signed-in one). It writes an error page and
+// returns false when the token does not verify.
 func (h *handler) signIn(w http.ResponseWriter, r *http.Request, id string, tok userTokens, idType, identifier, nonce, flash string) bool {
 	claims, err := h.ids.verify(r.Context(), tok.IDToken)
 	if err == nil && nonce != "" && claimString(claims, "nonce") != nonce {
@@ -158,11 +229,13 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, id string, tok 
 	if e := claimString(claims, "email"); e != "" {
 		idType, identifier = "email", e
 	}
-	h.sessions.update(id, func(d *demoSession) {
-		if d.user == nil || d.user.Identifier != identifier {
-			d.approval = nil // someone else's approval is not for this person
+	old, _ := h.sessions.get(id)
+	h.sessions.delete(id)
+	h.sessions.update(h.newSession(w), func(d *demoSession) {
+		d.locks = old.locks
+		if old.user != nil && old.user.Identifier == identifier {
+			d.approval = old.approval // someone else's approval is not for this person
 		}
-		d.pending, d.txn, d.enrolment = nil, nil, nil
 		d.user = &signedIn{tokens: tok, Claims: claims, IdentifierType: idType, Identifier: identifier}
 		d.flash = flash
 	})
@@ -173,22 +246,28 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request, id string, tok 
 // callbacks) and the nonce (bound into the ID token) live in a cookie of this browser.
 func (h *handler) startLink(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	v := homeView{LinkEmail: email}
+	id := h.ensureSession(w, r)
+	fail := func(field, msg string) {
+		h.refuse(w, r, id, "/demo", notice{Form: "link", Field: field, Message: msg, Values: map[string]string{"email": email}})
+	}
 	if email == "" {
-		h.homeError(w, r, http.StatusBadRequest, "Enter your email address.", v)
+		fail("email", "Enter your email address.")
 		return
 	}
 	state, nonce := randomToken(), randomToken()
-	req := map[string]any{"email": email, "redirect_uri": h.callback, "create_new_user": true, "state": state, "nonce": nonce}
-	if err := h.latch.asClient(r.Context(), http.MethodPost, "/cis/v1/auth/links/email", req, nil); err != nil {
-		h.latchError(w, r, err, v)
+	req := map[string]any{"email": email, "redirect_uri": h.callback, "create_new_user": true, "state": state, "nonce": nonce,
+		"email_expiration": linkMinutes}
+	if err := h.latch.asClient(r.Context(), http.MethodPost, "/cis/v1/auth/links/email", req, nil); err != nil && !accountRefused(err) {
+		field, msg := h.explain(id, actSend, "link:"+email, err)
+		fail(field, msg)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state + "." + nonce, Path: "/demo", MaxAge: 15 * 60,
 		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode})
-	id := h.ensureSession(w, r)
+	now := h.now()
 	h.sessions.update(id, func(d *demoSession) {
-		d.pending = &pendingLogin{Channel: "link", IdentifierType: "email", Identifier: email}
+		d.pending = &pendingLogin{Channel: "link", IdentifierType: "email", Identifier: email, SentAt: now,
+			ExpiresAt: now.Add(linkMinutes * time.Minute)}
 	})
 	seeOther(w, r, "/demo/link")
 }
@@ -200,7 +279,7 @@ func (h *handler) linkSent(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/demo")
 		return
 	}
-	h.render(w, r, http.StatusOK, "link", page{Title: "Check your email", Nav: "demo", Data: h.codeView(d.pending)})
+	h.render(w, r, http.StatusOK, "link", page{Title: "Check your email", Nav: "demo", Data: h.codeView(d.pending, nil)})
 }
 
 // linkCallback serves GET /demo/callback: Latch's redirect with ?code=&state=. The code is
@@ -239,21 +318,28 @@ func (h *handler) linkCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 // totpSignIn serves POST /demo/totp/signin: email and authenticator code as the only factor.
+// Every refusal that concerns the account reads the same (totpSignInFailed).
 func (h *handler) totpSignIn(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	code := strings.TrimSpace(r.PostForm.Get("code"))
-	v := homeView{TOTPEmail: email}
-	if email == "" || code == "" {
-		h.homeError(w, r, http.StatusBadRequest, "Enter your email address and the code from your authenticator app.", v)
+	id := h.ensureSession(w, r)
+	fail := func(field, msg string) {
+		h.refuse(w, r, id, "/demo", notice{Form: "totp", Field: field, Message: msg, Values: map[string]string{"email": email}})
+	}
+	switch {
+	case email == "":
+		fail("email", "Enter your email address.")
+		return
+	case code == "":
+		fail("code", "Enter the code your authenticator app shows.")
 		return
 	}
 	var tok userTokens
 	req := map[string]string{"token": code, "identifier": email, "identifier_type": "email"}
 	if err := h.latch.asClient(r.Context(), http.MethodPost, "/cis/v1/auth/totp/authenticate", req, &tok); err != nil {
-		h.latchError(w, r, err, v)
+		fail(h.explain(id, actTOTPSignIn, "totp:"+email, err))
 		return
 	}
-	id := h.ensureSession(w, r)
 	if !h.signIn(w, r, id, tok, "email", email, "", "You are signed in with your authenticator app.") {
 		return
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	Outbox       store.Outbox
 	Log          *slog.Logger
 	HTTPClient   *http.Client
+	// Now is the demo's clock (nil: time.Now). A test that runs Latch on a fixed clock gives the
+	// demo the same one, so that code lifetimes and waits agree.
+	Now func() time.Time
 }
 
 // handler serves the outbox and demo pages.
@@ -42,6 +45,7 @@ type handler struct {
 	pages    map[string]*template.Template
 	secure   bool   // cookies get Secure when BaseURL is https
 	callback string // the demo's redirect_uri
+	now      func() time.Time
 }
 
 // New returns the handler for /dev/outbox, /dev/outbox/{id} and /demo/...
@@ -55,7 +59,10 @@ func New(cfg Config) http.Handler {
 		client = &http.Client{Timeout: 15 * time.Second}
 	}
 	base := strings.TrimRight(cfg.BaseURL, "/")
-	now := time.Now
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	lc := &latchClient{base: base, clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, http: client, log: log, now: now}
 	h := &handler{
 		outbox:   cfg.Outbox,
@@ -65,6 +72,7 @@ func New(cfg Config) http.Handler {
 		sessions: newSessions(maxSessions, sessionTTL, now),
 		pages:    parsePages(),
 		callback: base + "/demo/callback",
+		now:      now,
 	}
 	if u, err := url.Parse(base); err == nil && u.Scheme == "https" {
 		h.secure = true
@@ -88,6 +96,7 @@ func (h *handler) routes() http.Handler {
 	mux.HandleFunc("POST /demo/sms", h.csrf(h.startOTP("sms")))
 	mux.HandleFunc("GET /demo/code", h.codeForm)
 	mux.HandleFunc("POST /demo/code", h.csrf(h.submitCode))
+	mux.HandleFunc("POST /demo/code/resend", h.csrf(h.resendCode))
 	mux.HandleFunc("POST /demo/link", h.csrf(h.startLink))
 	mux.HandleFunc("GET /demo/link", h.linkSent)
 	mux.HandleFunc("GET /demo/callback", h.linkCallback)
@@ -99,6 +108,7 @@ func (h *handler) routes() http.Handler {
 	mux.HandleFunc("POST /demo/txn", h.csrf(h.txnStart))
 	mux.HandleFunc("GET /demo/txn", h.txnShow)
 	mux.HandleFunc("POST /demo/txn/approve", h.csrf(h.txnApprove))
+	mux.HandleFunc("GET /demo/totp/remove", h.totpRemoveForm)
 	mux.HandleFunc("POST /demo/totp/revoke", h.csrf(h.totpRevoke))
 	mux.HandleFunc("POST /demo/signout", h.csrf(h.signOut))
 	mux.HandleFunc("/", h.notFound)

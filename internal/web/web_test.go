@@ -63,7 +63,7 @@ func TestWebCSRF(t *testing.T) {
 		{"wrong field", csrf.Value, other, nil, http.StatusForbidden},
 		{"short equal values", "abc", "abc", nil, http.StatusForbidden},
 		{"cross-site browser request", csrf.Value, csrf.Value, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
-		{"matching cookie and field", csrf.Value, csrf.Value, nil, http.StatusBadRequest}, // past CSRF: "enter your email"
+		{"matching cookie and field", csrf.Value, csrf.Value, nil, http.StatusSeeOther}, // past CSRF: back to "enter your email"
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,22 +110,30 @@ func TestOutboxEscapesMessageHTML(t *testing.T) {
 	if strings.Contains(body, "<script") || strings.Contains(body, `onclick="x()"`) || strings.Contains(body, "<b>123456") {
 		t.Errorf("message markup is live in the page:\n%s", body)
 	}
-	if !strings.Contains(body, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") {
-		t.Errorf("the email's HTML is not escaped into srcdoc:\n%s", body)
+	if strings.Contains(body, "<iframe") || !strings.Contains(body, `<a href="/dev/outbox/m1">Show the email as it looks</a>`) {
+		t.Error("the list is not compact: it frames the emails instead of linking to them")
 	}
-	iframe := regexp.MustCompile(`<iframe[^>]*>`).FindString(body)
-	if !strings.Contains(iframe, `sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"`) ||
-		strings.Contains(iframe, "allow-scripts") || strings.Contains(iframe, "allow-same-origin") {
-		t.Errorf("the frame is not sandboxed as it should be: %s", iframe)
-	}
-	if !strings.Contains(iframe, `&lt;head&gt;&lt;base target=&#34;_top&#34;&gt;`) {
-		t.Errorf("srcdoc lacks <base target=_top> in its head: %s", iframe)
+	if !strings.Contains(body, `<code class="otp">123456</code>`) {
+		t.Error("the SMS's code is not extracted")
 	}
 	if !strings.Contains(body, `<a class="msg-link" href="https://latch.test/cis/v1/auth/hosted/redirect?code=abc"`) {
 		t.Errorf("the message's link is not shown as a plain link:\n%s", body)
 	}
 	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
 		t.Errorf("CSP %q must forbid scripts", csp)
+	}
+
+	single := b.get("/dev/outbox/m1").Body.String()
+	if !strings.Contains(single, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;") || strings.Contains(single, "<script") {
+		t.Errorf("the email's HTML is not escaped into srcdoc:\n%s", single)
+	}
+	iframe := regexp.MustCompile(`<iframe[^>]*>`).FindString(single)
+	if !strings.Contains(iframe, `sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"`) ||
+		strings.Contains(iframe, "allow-scripts") || strings.Contains(iframe, "allow-same-origin") {
+		t.Errorf("the frame is not sandboxed as it should be: %s", iframe)
+	}
+	if !strings.Contains(iframe, `&lt;head&gt;&lt;base target=&#34;_top&#34;&gt;`) {
+		t.Errorf("srcdoc lacks <base target=_top> in its head: %s", iframe)
 	}
 	// Newest first: the SMS (a minute later) comes before the email.
 	if i, j := strings.Index(body, `id="m-m2"`), strings.Index(body, `id="m-m1"`); i < 0 || j < 0 || i > j {
@@ -182,8 +190,15 @@ func TestDemoPagesRender(t *testing.T) {
 	if w = b.get("/demo/nope"); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), "There is no page") {
 		t.Errorf("GET /demo/nope = %d", w.Code)
 	}
-	if w = b.post("/demo/email", url.Values{"email": {" "}}); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Enter your email address") {
-		t.Errorf("empty email: %d %s", w.Code, firstLines(w.Body.String()))
+	if w = b.post("/demo/email", url.Values{"email": {" "}}); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/demo" {
+		t.Errorf("empty email: %d %s, want 303 back to /demo", w.Code, w.Header().Get("Location"))
+	}
+	body = b.get("/demo").Body.String()
+	if !strings.Contains(body, `aria-describedby="email-email-error"`) || !strings.Contains(body, `id="email-email-error" role="alert">Enter your email address.`) {
+		t.Errorf("the empty email is not refused at its field: %s", firstLines(body))
+	}
+	if strings.Contains(b.get("/demo").Body.String(), "Enter your email address.") {
+		t.Error("a refusal is shown again after a reload")
 	}
 }
 
@@ -213,8 +228,11 @@ func TestDemoEmailOTPAgainstLatchAPI(t *testing.T) {
 	}
 
 	w = b.post("/demo/code", url.Values{"code": {"000000"}})
-	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "That code is wrong") {
-		t.Errorf("wrong code: %d %s", w.Code, firstLines(w.Body.String()))
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/demo/code" {
+		t.Errorf("wrong code: %d %s, want 303 back to the code page", w.Code, w.Header().Get("Location"))
+	}
+	if body := b.get("/demo/code").Body.String(); !strings.Contains(body, `id="code-error" role="alert">That code is wrong`) {
+		t.Errorf("wrong code is not told at the field: %s", firstLines(body))
 	}
 	w = b.post("/demo/code", url.Values{"code": {fakePasscode}})
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/demo/account" {
@@ -314,10 +332,11 @@ func TestWebLatchErrorsAreReadable(t *testing.T) {
 		want string
 	}{
 		{&latchError{Status: 400, Code: "auth_invalid_credentials", Message: "Invalid"}, "That code is wrong"},
-		{&latchError{Status: 403, Code: "auth_locked"}, "locked"},
-		{&latchError{Status: 429, Code: "rate_limit_exceeded", Message: "Too many requests, retry in 30 seconds"}, "retry in 30 seconds."},
-		{&latchError{Status: 400, Code: "system_invalid_input", Message: "identifier: must be an email address"}, "identifier: must be an email address."},
-		{&latchError{Status: 404, Code: "totp_not_registered"}, "no authenticator app"},
+		{&latchError{Status: 403, Code: "auth_locked"}, "Too many attempts"},
+		{&latchError{Status: 429, Code: "rate_limit_exceeded", Message: "Too many requests, retry in 30 seconds"}, "Too many codes"},
+		{&latchError{Status: 400, Code: "system_invalid_input", Message: "identifier: must be an email address"}, "Enter an email address such as"},
+		{&latchError{Status: 404, Code: "totp_not_registered"}, "No authenticator app"},
+		{&latchError{Status: 404, Code: "user_not_found", Message: "User not found"}, "That did not work"},
 		{&latchError{Status: 404, Code: "not_found", Message: "No route for POST /x"}, "does not offer that feature"},
 		{&latchError{Status: 500, Code: "internal_error", Message: "Internal server error"}, "HTTP 500"},
 		{&unreachable{errors.New("dial tcp: connection refused")}, "could not be reached"},
@@ -327,7 +346,8 @@ func TestWebLatchErrorsAreReadable(t *testing.T) {
 		if !strings.Contains(msg, tc.want) || status < 400 {
 			t.Errorf("friendly(%v) = %d %q, want it to say %q", tc.err, status, msg, tc.want)
 		}
-		if strings.Contains(msg, "latch:") || strings.Contains(msg, "dial tcp") {
+		if strings.Contains(msg, "latch:") || strings.Contains(msg, "dial tcp") || strings.Contains(msg, "identifier:") ||
+			strings.Contains(strings.ToLower(msg), "no account") {
 			t.Errorf("friendly(%v) leaks a Go error: %q", tc.err, msg)
 		}
 	}
