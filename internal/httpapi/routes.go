@@ -29,7 +29,7 @@ func (s *Server) routes() []route {
 		{"POST /cis/v1/auth/otp/authenticate", authClient, h(s.otpAuthenticate)},
 		{"POST /cis/v1/auth/link/email/send", authClient, h(s.linkSend)},
 		{"POST /cis/v1/auth/link/email/authenticate", authClient, h(s.linkAuthenticate)},
-		{"GET " + magiclink.RedirectPath, authNone, h(s.linkRedirect)},
+		{"GET " + magiclink.RedirectPath, authNone, s.browserPage(h(s.linkRedirect))},
 
 		// hosted one-time login (seed 003)
 		{"POST /cis/v1/auth/links/email", authClient, s.hostedStart("link")},
@@ -37,7 +37,7 @@ func (s *Server) routes() []route {
 		{"POST /cis/v1/auth/otp/email/validation", authClient, s.hostedValidate("email")},
 		{"POST /cis/v1/auth/otp/sms", authClient, s.hostedStart("sms")},
 		{"POST /cis/v1/auth/otp/sms/validation", authClient, s.hostedValidate("sms")},
-		{"GET " + hosted.RedirectPath, authNone, h(s.hostedRedirect)},
+		{"GET " + hosted.RedirectPath, authNone, s.browserPage(h(s.hostedRedirect))},
 		{"POST /cis/v1/token", authNone, h(s.tokenExchange)},
 
 		// sessions
@@ -59,7 +59,8 @@ func (s *Server) routes() []route {
 		{"GET /cis/v1/users/username/{username}", authClient, h(s.getUserByUsername)},
 		{"DELETE /cis/v1/manage/users/{user_id}", authClient, h(s.deleteUser)},
 
-		// operations
+		// operations; / is the landing page (HTML for a browser, JSON otherwise)
+		{"/{$}", authNone, h(s.landing)},
 		{"GET /healthz", authNone, h(s.healthz)},
 		{"GET /readyz", authNone, h(s.readyz)},
 		{"GET /metrics", authNone, s.metricsHandler()},
