@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ type Config struct {
 	Issuer        string
 	EncryptionKey secret.Value
 	Prod          bool
+	ForceDev      bool // --dev: dev mode on a non-loopback address too
 	LogLevel      string
 	SQLiteFull    bool   // synchronous=FULL
 	SigningAlg    string // ES256 (serve's default), RS256 or EdDSA; "" keeps the current keys' algorithm
@@ -152,6 +154,7 @@ func (c *Config) BindServe(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", env("LATCH_ADDR", "127.0.0.1:8080"), "listen address (LATCH_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", env("LATCH_ISSUER", ""), "token issuer URL, shared by all nodes (LATCH_ISSUER; default http://<addr>)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LATCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LATCH_LOG_LEVEL)")
+	fs.BoolVar(&c.ForceDev, "dev", envBool("LATCH_DEV"), "serve dev mode (dev outbox and demo) on a non-loopback --addr too, with a warning: anyone who reaches it reads every code (LATCH_DEV=1)")
 	fs.StringVar(&c.Pprof, "pprof", env("LATCH_PPROF", ""), "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (LATCH_PPROF; off by default)")
 
 	fs.StringVar(&c.SMTP.Host, "smtp-host", env("LATCH_SMTP_HOST", ""), "SMTP relay host; email goes to the dev outbox when empty (LATCH_SMTP_HOST)")
@@ -205,12 +208,46 @@ func (c *Config) DatabaseString() string {
 	return "sqlite " + c.DSN()
 }
 
-// IssuerURL is the issuer: the configured one without a trailing slash, or http://<addr>.
+// IssuerURL is the issuer: the configured one without a trailing slash, or BaseURL.
 func (c *Config) IssuerURL() string {
 	if c.Issuer != "" {
 		return strings.TrimSuffix(c.Issuer, "/")
 	}
-	return "http://" + c.Addr
+	return c.BaseURL()
+}
+
+// BaseURL is where this machine reaches the server: http://<addr>, with localhost in place of a
+// wildcard host (":8080", "0.0.0.0:8080" and "[::]:8080" give http://localhost:8080).
+func (c *Config) BaseURL() string {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil || !wildcard(host) {
+		return "http://" + c.Addr
+	}
+	return "http://" + net.JoinHostPort("localhost", port)
+}
+
+// DevOnNetwork reports whether dev mode serves on an address other machines may reach, which
+// only --dev allows.
+func (c *Config) DevOnNetwork() bool { return c.Dev() && !loopback(c.Addr) }
+
+// wildcard reports whether host listens on every interface.
+func wildcard(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || (ip != nil && ip.IsUnspecified())
+}
+
+// loopback reports whether the listen address addr (host:port) is reachable from this machine
+// only: localhost or a loopback IP. A wildcard or any other host name is not.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ValidateStorage checks the storage settings.
@@ -243,14 +280,15 @@ func (c *Config) ValidateServe() error {
 	if c.Prod && !c.HasEmailProvider() && !c.HasSMSProvider() {
 		return errors.New("production mode needs a delivery provider: configure SMTP (--smtp-host) and/or SMS (--twilio-account-sid or --sms-webhook-url)")
 	}
-	if c.Pprof != "" {
-		host := c.Pprof
-		if i := strings.LastIndex(host, ":"); i >= 0 {
-			host = host[:i]
-		}
-		if host != "127.0.0.1" && host != "localhost" && host != "[::1]" {
-			return errors.New("--pprof must listen on a loopback address such as 127.0.0.1:6060")
-		}
+	if c.Prod && c.ForceDev {
+		return errors.New("--dev and --prod contradict each other: choose one")
+	}
+	if c.DevOnNetwork() && !c.ForceDev {
+		return fmt.Errorf("dev mode serves every code at /dev/outbox, so it listens only on a loopback address, not %s: "+
+			"use --addr 127.0.0.1:PORT, configure a delivery provider (with --prod), or force dev mode with --dev (LATCH_DEV=1)", c.Addr)
+	}
+	if c.Pprof != "" && !loopback(c.Pprof) {
+		return errors.New("--pprof must listen on a loopback address such as 127.0.0.1:6060")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
