@@ -13,6 +13,7 @@ import (
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/token"
 )
@@ -22,15 +23,16 @@ func printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// withCore runs an admin command's work against the configured database, closing it after.
-func withCore(cfg *config.Config, fn func(ctx context.Context, c *core) error) error {
+// withNode runs an admin command's work against the storage half of a node on the configured
+// database, closing it after.
+func withNode(cfg *config.Config, fn func(ctx context.Context, n *node.Node) error) error {
 	ctx := context.Background()
-	c, err := openCore(ctx, cfg, discardLogger())
+	n, err := node.Open(ctx, cfg, node.Options{})
 	if err != nil {
 		return err
 	}
-	defer c.store.Close()
-	return fn(ctx, c)
+	defer n.Close()
+	return fn(ctx, n)
 }
 
 // printCredentials prints a new client's credentials, the only time its secret is shown.
@@ -68,8 +70,8 @@ func appCmd() *cobra.Command {
 		Short: "Create an application and its first client",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withCore(&cfg, func(ctx context.Context, c *core) error {
-				creds, err := c.apps.CreateApp(ctx, app.NewApp{Name: name, RedirectURIs: redirects, AllowSignup: allowSignup, Admin: admin})
+			return withNode(&cfg, func(ctx context.Context, n *node.Node) error {
+				creds, err := n.Apps.CreateApp(ctx, app.NewApp{Name: name, RedirectURIs: redirects, AllowSignup: allowSignup, Admin: admin})
 				if err != nil {
 					return userError(err)
 				}
@@ -98,8 +100,8 @@ func clientCmd() *cobra.Command {
 		Short: "Add a client (id and secret) to an application",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withCore(&cfg, func(ctx context.Context, c *core) error {
-				creds, err := c.apps.CreateClient(ctx, appID, admin)
+			return withNode(&cfg, func(ctx context.Context, n *node.Node) error {
+				creds, err := n.Apps.CreateClient(ctx, appID, admin)
 				if errors.Is(err, store.ErrNotFound) {
 					return fmt.Errorf("no application with id %q", appID)
 				}
@@ -129,14 +131,14 @@ func keysCmd() *cobra.Command {
 		Short: "Add a new signing key; older keys stay published until their tokens expire",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withCore(&cfg, func(ctx context.Context, c *core) error {
+			return withNode(&cfg, func(ctx context.Context, n *node.Node) error {
 				if alg != "" {
 					var err error
-					if c.keys.Alg, err = token.ParseAlg(alg); err != nil {
+					if n.Keys.Alg, err = token.ParseAlg(alg); err != nil {
 						return err
 					}
 				}
-				kid, err := c.keys.Rotate(ctx)
+				kid, err := n.Keys.Rotate(ctx)
 				if err != nil {
 					return err
 				}

@@ -151,6 +151,7 @@ type running struct {
 }
 
 // startServe runs serve until the test ends (or stop is called) and waits until it listens.
+// When the test ends, serve must return nil.
 func startServe(t *testing.T, cfg *config.Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -162,17 +163,24 @@ func startServe(t *testing.T, cfg *config.Config) *running {
 	case addr := <-ready:
 		// serve writes its banner before it reports ready, so reading buf here is ordered.
 		rs := &running{addr: addr, out: buf.String(), cancel: cancel, done: done}
-		t.Cleanup(func() { rs.stop(t) })
+		t.Cleanup(func() {
+			if err := rs.stop(t); err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		})
 		return rs
 	case err := <-done:
 		cancel()
 		t.Fatalf("serve failed to start: %v (output %q)", err, buf.String())
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatal("serve did not become ready")
 	}
 	return nil
 }
+
+// base is the running server's base URL.
+func (rs *running) base() string { return "http://" + rs.addr }
 
 // stop cancels serve's context and returns what serve returned.
 func (rs *running) stop(t *testing.T) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,33 +34,8 @@ const demoWidth, demoHeight = 1100, 900
 // demoServe runs `latch serve` with cfg until the test ends and returns its base URL and banner.
 func demoServe(t *testing.T, cfg *config.Config) (string, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out bytes.Buffer
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, &out, ready) }()
-	select {
-	case addr := <-ready:
-		t.Cleanup(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve returned %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("serve did not stop after its context ended")
-			}
-		})
-		return "http://" + addr, out.String() // the banner is written before ready
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve failed to start: %v\n%s", err, out.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not become ready")
-	}
-	return "", ""
+	rs := startServe(t, cfg)
+	return rs.base(), rs.out
 }
 
 // TestProdHidesDevPages: with --prod the dev outbox and the demo do not exist; they answer the

@@ -1,5 +1,6 @@
-// Command latch is the Latch login server and its operator CLI. main is the only place that
-// wires configuration, storage and services together.
+// Command latch is the Latch login server and its operator CLI: it reads the Config from flags
+// and the environment, gets its node from internal/node (the one assembly of store, services and
+// HTTP API), listens, and prints what an operator needs. It wires no service itself.
 package main
 
 import (

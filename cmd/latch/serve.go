@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -19,7 +20,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
-	"github.com/latch-auth/latch/internal/metrics"
+	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/store"
 )
 
@@ -56,46 +57,24 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		return err
 	}
 	log := newLogger(cfg, os.Stderr)
-	c, err := openCore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer c.store.Close()
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	addr := ln.Addr().String()
-	if cfg.Issuer == "" {
-		cfg.Addr = addr // so the default issuer names the port really bound (":0" in tests)
-	}
-	issuer := cfg.IssuerURL()
-
-	tenantID, def, creds, err := c.apps.Bootstrap(ctx, "http://"+addr+"/demo/callback")
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	router, delivered, err := providers(cfg, c.store)
+	cfg.Addr = addr // so the default issuer names the port really bound (":0" in tests)
+	n, err := node.New(ctx, cfg, node.Options{BaseURL: cfg.BaseURL(), Log: log})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	m := metrics.New()
-	if c.store.Engine() == "sqlite" {
-		m.WriteBatches(c.store.WriteBatches)
-	}
-	api := buildAPI(c, cfg, issuer, router, log, m)
-	if cfg.Dev() {
-		api.Web, err = buildWeb(ctx, c, cfg, addr, def.ID)
-		if err != nil {
-			ln.Close()
-			return err
-		}
+	defer n.Close()
+	if err := banner(ctx, out, cfg, n, addr); err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           n.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -103,40 +82,10 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	mode := "dev (dev outbox and demo on; use --prod in production)"
-	switch {
-	case cfg.Prod:
-		mode = "production"
-	case !cfg.Dev():
-		mode = "providers configured (no dev outbox or demo; --prod also enforces a key and a provider)"
-	}
-	fmt.Fprintf(out, "Latch %s listening on http://%s\n", version, addr)
-	fmt.Fprintf(out, "  issuer:    %s\n", issuer)
-	fmt.Fprintf(out, "  database:  %s\n", cfg.DatabaseString())
-	fmt.Fprintf(out, "  mode:      %s\n", mode)
-	fmt.Fprintf(out, "  email:     %s\n  sms:       %s\n", delivered["email"], delivered["sms"])
-	if cfg.Dev() {
-		fmt.Fprintf(out, "  outbox:    http://%s/dev/outbox\n", addr)
-		fmt.Fprintf(out, "  demo:      http://%s/demo\n", addr)
-	}
-	if c.keyGenerated {
-		fmt.Fprintf(out, "  encryption key generated in %s/encryption.key (set LATCH_ENCRYPTION_KEY in production)\n", cfg.DataDir)
-	}
-	fmt.Fprintf(out, "  tenant:    %s\n", tenantID)
-	fmt.Fprintf(out, "  app:       %s (%s)\n", def.Name, def.ID)
-	if creds != nil {
-		fmt.Fprintf(out, "\nFirst start: created the %q application and its client. The secret is shown only now:\n", def.Name)
-		fmt.Fprintf(out, "  client_id:     %s\n  client_secret: %s\n", creds.ClientID, creds.ClientSecret)
-		fmt.Fprintf(out, "Get a client access token:\n  curl -s %s/oidc/token -d grant_type=client_credentials -d client_id=%s -d client_secret=%s\n\n",
-			"http://"+addr, creds.ClientID, creds.ClientSecret)
-	} else if first := firstOperatorClient(ctx, c, def.ID); first != "" {
-		fmt.Fprintf(out, "  client_id: %s (secret shown at first start only; `latch client create --app %s` makes another)\n", first, def.ID)
-	}
-
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
-	go c.keys.Run(bg, 30*time.Second)
-	go janitor(bg, c.store, log)
+	go n.Keys.Run(bg, 30*time.Second)
+	go janitor(bg, n.Store, log)
 	if cfg.Pprof != "" {
 		go servePprof(bg, cfg.Pprof, log)
 	}
@@ -163,6 +112,61 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 	return nil
 }
 
+// banner prints where the node listens, what it runs on, and the default application. The
+// first start shows the default client's secret, once.
+func banner(ctx context.Context, out io.Writer, cfg *config.Config, n *node.Node, addr string) error {
+	base := cfg.BaseURL()
+	mode := "dev (dev outbox and demo on; use --prod in production)"
+	switch {
+	case cfg.Prod:
+		mode = "production"
+	case !cfg.Dev():
+		mode = "providers configured (no dev outbox or demo; --prod also enforces a key and a provider)"
+	}
+	fmt.Fprintf(out, "Latch %s listening on http://%s\n", version, addr)
+	fmt.Fprintf(out, "  issuer:    %s\n", n.Issuer)
+	fmt.Fprintf(out, "  database:  %s\n", cfg.DatabaseString())
+	fmt.Fprintf(out, "  mode:      %s\n", mode)
+	fmt.Fprintf(out, "  email:     %s\n  sms:       %s\n", n.Delivery["email"], n.Delivery["sms"])
+	if cfg.Dev() {
+		fmt.Fprintf(out, "  outbox:    %s/dev/outbox\n", base)
+		fmt.Fprintf(out, "  demo:      %s/demo\n", base)
+	}
+	if n.KeyGenerated {
+		fmt.Fprintf(out, "  encryption key generated in %s (set LATCH_ENCRYPTION_KEY in production)\n", filepath.Join(cfg.DataDir, "encryption.key"))
+	}
+	fmt.Fprintf(out, "  tenant:    %s\n", n.TenantID)
+	fmt.Fprintf(out, "  app:       %s (%s)\n", n.DefaultApp.Name, n.DefaultApp.ID)
+	creds := n.FirstClient
+	switch {
+	case creds != nil:
+		fmt.Fprintf(out, "\nFirst start: created the %q application and its client. The secret is shown only now:\n", n.DefaultApp.Name)
+		fmt.Fprintf(out, "  client_id:     %s\n  client_secret: %s\n", creds.ClientID, creds.ClientSecret)
+		fmt.Fprintf(out, "Get a client access token:\n  curl -s %s/oidc/token -d grant_type=client_credentials -d client_id=%s -d client_secret=%s\n\n",
+			base, creds.ClientID, creds.ClientSecret)
+	default:
+		if first := firstOperatorClient(ctx, n); first != "" {
+			fmt.Fprintf(out, "  client_id: %s (secret shown at first start only; `latch client create --app %s` makes another)\n", first, n.DefaultApp.ID)
+		}
+	}
+	return nil
+}
+
+// firstOperatorClient names the default application's oldest client an operator was given a
+// secret for (derived clients, such as the demo's, are skipped: their secrets were never shown).
+func firstOperatorClient(ctx context.Context, n *node.Node) string {
+	clients, err := n.Store.ListClients(ctx, n.DefaultApp.ID)
+	if err != nil {
+		return ""
+	}
+	for _, cl := range clients {
+		if !app.IsDerivedClient(cl.ClientID) {
+			return cl.ClientID
+		}
+	}
+	return ""
+}
+
 func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 	// Sample contention too, so /debug/pprof/mutex and /debug/pprof/block show where requests
 	// wait (the SQLite writer, the pools), not only where they spend CPU.
@@ -180,21 +184,6 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("pprof", "err", err)
 	}
-}
-
-// firstOperatorClient names the oldest client an operator was given a secret for (derived clients,
-// such as the demo's, are skipped: their secrets were never shown).
-func firstOperatorClient(ctx context.Context, c *core, appID string) string {
-	clients, err := c.store.ListClients(ctx, appID)
-	if err != nil {
-		return ""
-	}
-	for _, cl := range clients {
-		if !app.IsDerivedClient(cl.ClientID) {
-			return cl.ClientID
-		}
-	}
-	return ""
 }
 
 // janitor deletes expired codes, sessions, refresh tokens, challenges and finished lockouts every

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latch-auth/latch/internal/clock"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
 )
@@ -19,9 +19,7 @@ func userCmd() *cobra.Command {
 	var cfg config.Config
 	var email, phone, username, id string
 	withUsers := func(fn func(ctx context.Context, users *user.Service) error) error {
-		return withCore(&cfg, func(ctx context.Context, c *core) error {
-			return userError(fn(ctx, user.NewService(c.store, clock.System{}, c.apps.TenantID)))
-		})
+		return withNode(&cfg, func(ctx context.Context, n *node.Node) error { return userError(fn(ctx, n.Users)) })
 	}
 	// withFound runs fn on the user named by exactly one of --id, --email, --phone, --username.
 	withFound := func(fn func(ctx context.Context, users *user.Service, u store.User) error) error {

@@ -1,7 +1,6 @@
-package httpapi
+package httpapi_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/latch-auth/latch/internal/httpapi"
+	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/store/storetest"
 	"github.com/latch-auth/latch/internal/token"
@@ -32,7 +33,7 @@ const invalidTokenBody = `{"message":"Invalid token","error_code":401}`
 // protectedRoute is one concrete request to a route that needs a Bearer token.
 type protectedRoute struct {
 	pattern string // the route table's pattern this request must reach
-	auth    authKind
+	auth    httpapi.AuthKind
 	method  string
 	path    string
 	body    any
@@ -51,64 +52,60 @@ func protectedRoutes(v victim) []protectedRoute {
 	none := map[string]any{}
 	return []protectedRoute{
 		// backend one-time login (seed 002)
-		{"POST /cis/v1/auth/otp/send", authClient, "POST", "/cis/v1/auth/otp/send", map[string]any{"identifier": v.email, "channel": "email"}, 0},
-		{"POST /cis/v1/auth/otp/authenticate", authClient, "POST", "/cis/v1/auth/otp/authenticate", map[string]any{"identifier": v.email, "passcode": "123456"}, 0},
-		{"POST /cis/v1/auth/link/email/send", authClient, "POST", "/cis/v1/auth/link/email/send", map[string]any{"email": v.email}, 0},
-		{"POST /cis/v1/auth/link/email/authenticate", authClient, "POST", "/cis/v1/auth/link/email/authenticate", map[string]any{"code": "abc"}, 0},
+		{"POST /cis/v1/auth/otp/send", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/send", map[string]any{"identifier": v.email, "channel": "email"}, 0},
+		{"POST /cis/v1/auth/otp/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/authenticate", map[string]any{"identifier": v.email, "passcode": "123456"}, 0},
+		{"POST /cis/v1/auth/link/email/send", httpapi.AuthClient, "POST", "/cis/v1/auth/link/email/send", map[string]any{"email": v.email}, 0},
+		{"POST /cis/v1/auth/link/email/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/link/email/authenticate", map[string]any{"code": "abc"}, 0},
 
 		// hosted one-time login (seed 003)
-		{"POST /cis/v1/auth/links/email", authClient, "POST", "/cis/v1/auth/links/email", map[string]any{"email": v.email}, 0},
-		{"POST /cis/v1/auth/otp/email", authClient, "POST", "/cis/v1/auth/otp/email", map[string]any{"email": v.email}, 0},
-		{"POST /cis/v1/auth/otp/email/validation", authClient, "POST", "/cis/v1/auth/otp/email/validation", map[string]any{"email": v.email, "passcode": "123456"}, 0},
-		{"POST /cis/v1/auth/otp/sms", authClient, "POST", "/cis/v1/auth/otp/sms", map[string]any{"phone_number": v.phone}, 0},
-		{"POST /cis/v1/auth/otp/sms/validation", authClient, "POST", "/cis/v1/auth/otp/sms/validation", map[string]any{"phone_number": v.phone, "passcode": "123456"}, 0},
+		{"POST /cis/v1/auth/links/email", httpapi.AuthClient, "POST", "/cis/v1/auth/links/email", map[string]any{"email": v.email}, 0},
+		{"POST /cis/v1/auth/otp/email", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/email", map[string]any{"email": v.email}, 0},
+		{"POST /cis/v1/auth/otp/email/validation", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/email/validation", map[string]any{"email": v.email, "passcode": "123456"}, 0},
+		{"POST /cis/v1/auth/otp/sms", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/sms", map[string]any{"phone_number": v.phone}, 0},
+		{"POST /cis/v1/auth/otp/sms/validation", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/sms/validation", map[string]any{"phone_number": v.phone, "passcode": "123456"}, 0},
 
 		// sessions
-		{"POST /cis/v1/auth/session/authenticate", authClient, "POST", "/cis/v1/auth/session/authenticate", map[string]any{"session_id": "s1"}, 0},
-		{"POST /cis/v1/auth/session/logout", authClient, "POST", "/cis/v1/auth/session/logout", map[string]any{"session_id": "s1"}, 0},
-		{"POST /cis/v1/auth/token/refresh", authClient, "POST", "/cis/v1/auth/token/refresh", map[string]any{"refresh_token": "r"}, 0},
-		{"POST /cis/v1/auth/logout", authUser, "POST", "/cis/v1/auth/logout", nil, 0},
+		{"POST /cis/v1/auth/session/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/session/authenticate", map[string]any{"session_id": "s1"}, 0},
+		{"POST /cis/v1/auth/session/logout", httpapi.AuthClient, "POST", "/cis/v1/auth/session/logout", map[string]any{"session_id": "s1"}, 0},
+		{"POST /cis/v1/auth/token/refresh", httpapi.AuthClient, "POST", "/cis/v1/auth/token/refresh", map[string]any{"refresh_token": "r"}, 0},
+		{"POST /cis/v1/auth/logout", httpapi.AuthUser, "POST", "/cis/v1/auth/logout", nil, 0},
 
 		// TOTP (seeds 000 and 001)
-		{"POST /cis/v1/users/me/totp", authUser, "POST", "/cis/v1/users/me/totp", none, 0},
-		{"POST /cis/v1/auth/totp/register", authUser, "POST", "/cis/v1/auth/totp/register", none, 0},
-		{"POST /cis/v1/auth/totp/authenticate", authClient, "POST", "/cis/v1/auth/totp/authenticate", map[string]any{"identifier": v.email, "token": "123456"}, 0},
-		{"POST /cis/v1/auth/totp/transaction/start", authClient, "POST", "/cis/v1/auth/totp/transaction/start", map[string]any{"identifier": v.email}, 0},
-		{"POST /cis/v1/auth/totp/transaction/authenticate", authClient, "POST", "/cis/v1/auth/totp/transaction/authenticate", map[string]any{"identifier": v.email, "token": "123456"}, 0},
-		{"POST /cis/v1/users/me/totp/revoke", authUser, "POST", "/cis/v1/users/me/totp/revoke", none, 0},
-		{"POST /cis/v1/users/{userId}/totp/revoke", authClient, "POST", "/cis/v1/users/" + v.id + "/totp/revoke", none, 0},
-		{"POST /cis/v1/users/me/totp/devices", authUser, "POST", "/cis/v1/users/me/totp/devices", map[string]any{"deviceType": "TOTP", "deviceName": "x"}, 0},
-		{"GET /cis/v1/users/me/totp/devices", authUser, "GET", "/cis/v1/users/me/totp/devices", nil, 0},
-		{"POST /cis/v1/users/me/totp/devices/{authId}/activate", authUser, "POST", "/cis/v1/users/me/totp/devices/dev1/activate", map[string]any{"otp": "123456"}, 0},
-		{"DELETE /cis/v1/users/me/totp/devices/{authId}", authUser, "DELETE", "/cis/v1/users/me/totp/devices/dev1", nil, 0},
+		{"POST /cis/v1/users/me/totp", httpapi.AuthUser, "POST", "/cis/v1/users/me/totp", none, 0},
+		{"POST /cis/v1/auth/totp/register", httpapi.AuthUser, "POST", "/cis/v1/auth/totp/register", none, 0},
+		{"POST /cis/v1/auth/totp/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/totp/authenticate", map[string]any{"identifier": v.email, "token": "123456"}, 0},
+		{"POST /cis/v1/auth/totp/transaction/start", httpapi.AuthClient, "POST", "/cis/v1/auth/totp/transaction/start", map[string]any{"identifier": v.email}, 0},
+		{"POST /cis/v1/auth/totp/transaction/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/totp/transaction/authenticate", map[string]any{"identifier": v.email, "token": "123456"}, 0},
+		{"POST /cis/v1/users/me/totp/revoke", httpapi.AuthUser, "POST", "/cis/v1/users/me/totp/revoke", none, 0},
+		{"POST /cis/v1/users/{userId}/totp/revoke", httpapi.AuthClient, "POST", "/cis/v1/users/" + v.id + "/totp/revoke", none, 0},
+		{"POST /cis/v1/users/me/totp/devices", httpapi.AuthUser, "POST", "/cis/v1/users/me/totp/devices", map[string]any{"deviceType": "TOTP", "deviceName": "x"}, 0},
+		{"GET /cis/v1/users/me/totp/devices", httpapi.AuthUser, "GET", "/cis/v1/users/me/totp/devices", nil, 0},
+		{"POST /cis/v1/users/me/totp/devices/{authId}/activate", httpapi.AuthUser, "POST", "/cis/v1/users/me/totp/devices/dev1/activate", map[string]any{"otp": "123456"}, 0},
+		{"DELETE /cis/v1/users/me/totp/devices/{authId}", httpapi.AuthUser, "DELETE", "/cis/v1/users/me/totp/devices/dev1", nil, 0},
 
 		// users (users.yml)
-		{"POST /cis/v1/users", authClient, "POST", "/cis/v1/users", map[string]any{"email": "intruder@example.com"}, 201},
-		{"GET /cis/v1/users", authClient, "GET", "/cis/v1/users", nil, 200},
-		{"GET /cis/v1/users/count", authClient, "GET", "/cis/v1/users/count", nil, 200},
-		{"GET /cis/v1/users/identifier", authClient, "GET", "/cis/v1/users/identifier?identifier_name=email&identifier_value=" + url.QueryEscape(v.email), nil, 200},
-		{"GET /cis/v1/users/{user_id}", authClient, "GET", "/cis/v1/users/" + v.id, nil, 200},
-		{"PUT /cis/v1/users/{user_id}", authClient, "PUT", "/cis/v1/users/" + v.id, map[string]any{"language": "xx-intruder"}, 200},
-		{"GET /cis/v1/users/email/{email}", authClient, "GET", "/cis/v1/users/email/" + v.email, nil, 200},
-		{"GET /cis/v1/users/phone-number/{phone_number}", authClient, "GET", "/cis/v1/users/phone-number/" + v.phone, nil, 200},
-		{"GET /cis/v1/users/phone/{phone_number}", authClient, "GET", "/cis/v1/users/phone/" + v.phone, nil, 200},
-		{"GET /cis/v1/users/username/{username}", authClient, "GET", "/cis/v1/users/username/" + v.username, nil, 200},
-		{"DELETE /cis/v1/manage/users/{user_id}", authClient, "DELETE", "/cis/v1/manage/users/" + v.id, nil, 204},
+		{"POST /cis/v1/users", httpapi.AuthClient, "POST", "/cis/v1/users", map[string]any{"email": "intruder@example.com"}, 201},
+		{"GET /cis/v1/users", httpapi.AuthClient, "GET", "/cis/v1/users", nil, 200},
+		{"GET /cis/v1/users/count", httpapi.AuthClient, "GET", "/cis/v1/users/count", nil, 200},
+		{"GET /cis/v1/users/identifier", httpapi.AuthClient, "GET", "/cis/v1/users/identifier?identifier_name=email&identifier_value=" + url.QueryEscape(v.email), nil, 200},
+		{"GET /cis/v1/users/{user_id}", httpapi.AuthClient, "GET", "/cis/v1/users/" + v.id, nil, 200},
+		{"PUT /cis/v1/users/{user_id}", httpapi.AuthClient, "PUT", "/cis/v1/users/" + v.id, map[string]any{"language": "xx-intruder"}, 200},
+		{"GET /cis/v1/users/email/{email}", httpapi.AuthClient, "GET", "/cis/v1/users/email/" + v.email, nil, 200},
+		{"GET /cis/v1/users/phone-number/{phone_number}", httpapi.AuthClient, "GET", "/cis/v1/users/phone-number/" + v.phone, nil, 200},
+		{"GET /cis/v1/users/phone/{phone_number}", httpapi.AuthClient, "GET", "/cis/v1/users/phone/" + v.phone, nil, 200},
+		{"GET /cis/v1/users/username/{username}", httpapi.AuthClient, "GET", "/cis/v1/users/username/" + v.username, nil, 200},
+		{"DELETE /cis/v1/manage/users/{user_id}", httpapi.AuthClient, "DELETE", "/cis/v1/manage/users/" + v.id, nil, 204},
 	}
 }
 
-// routeTable is the complete route table: every conditional route switched on.
-func routeTable(ts *testServer) []route { return withEveryRoute(ts.API).routes() }
-
 func TestBearerAuthCoversEveryProtectedRoute(t *testing.T) {
-	ts := sqliteServer(t)
-	table := routeTable(ts)
+	ts := sqliteServer(t) // dev mode: the conditional routes are in the table too
 	mux := http.NewServeMux()
-	protected := map[string]authKind{}
-	for _, r := range table {
-		mux.Handle(r.pattern, http.NotFoundHandler())
-		if r.auth != authNone {
-			protected[r.pattern] = r.auth
+	protected := map[string]httpapi.AuthKind{}
+	for _, r := range ts.API.Routes() {
+		mux.Handle(r.Pattern, http.NotFoundHandler())
+		if r.Auth != httpapi.AuthNone {
+			protected[r.Pattern] = r.Auth
 		}
 	}
 	if len(protected) == 0 {
@@ -142,25 +139,27 @@ func TestBearerAuthCoversEveryProtectedRoute(t *testing.T) {
 // route's kind in exactly one way.
 type tokenFactory struct {
 	ts    *testServer
-	bases map[authKind]map[string]any // valid claims of each kind, minted now
+	bases map[httpapi.AuthKind]map[string]any // valid claims of each kind, minted now
 }
 
-func newTokenFactory(t *testing.T, ts *testServer, v victim) *tokenFactory {
+// newTokenFactory's user tokens name sessionID, a live session of the victim's: the middleware
+// refuses a user token whose session has ended.
+func newTokenFactory(t *testing.T, ts *testServer, v victim, sessionID string) *tokenFactory {
 	t.Helper()
 	c, a := ts.defaultClient(t)
 	now := ts.Clock.Now()
 	client := map[string]any{
-		"iss": ts.Issuer, "sub": c.ClientID, "aud": token.APIAudience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"iss": ts.URL, "sub": c.ClientID, "aud": token.APIAudience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 		"jti": secret.NewID(), "tid": a.TenantID, "client_id": c.ClientID, "app_id": a.ID, "app_name": a.Name,
 		"scope": "openid", "roles": []string{},
 	}
 	user := maps.Clone(client)
-	user["sub"], user["sid"], user["auth_time"], user["amr"] = v.id, "session-1", now.Unix(), []string{"otp"}
-	return &tokenFactory{ts: ts, bases: map[authKind]map[string]any{authClient: client, authUser: user}}
+	user["sub"], user["sid"], user["auth_time"], user["amr"] = v.id, sessionID, now.Unix(), []string{"otp"}
+	return &tokenFactory{ts: ts, bases: map[httpapi.AuthKind]map[string]any{httpapi.AuthClient: client, httpapi.AuthUser: user}}
 }
 
 // with returns the valid claims of kind changed by set (a nil value deletes the claim).
-func (f *tokenFactory) with(kind authKind, set map[string]any) map[string]any {
+func (f *tokenFactory) with(kind httpapi.AuthKind, set map[string]any) map[string]any {
 	out := maps.Clone(f.bases[kind])
 	for k, v := range set {
 		if v == nil {
@@ -216,121 +215,124 @@ func TestBearerAuthRefusesBadTokens(t *testing.T) {
 	}
 }
 
-func testBearerAuthRefusesBadTokens(t *testing.T, real *testServer) {
-	ctx := context.Background()
-	// Every route is served, the conditional ones too; the unwired services behind them are
-	// never reached by a refused request.
-	ts := real.everyRoute(t)
-	good := ts.clientToken(t)
+func testBearerAuthRefusesBadTokens(t *testing.T, ts *testServer) {
+	// Every route is served (dev mode), the conditional ones too.
+	good := ts.ClientToken(t)
 	created := ts.createUser(t, good, map[string]any{"email": "victim@example.com", "phone_number": "+14155550100", "username": "victim"})
 	v := victim{id: created["user_id"].(string), email: "victim@example.com", phone: "+14155550100", username: "victim"}
 	routes := protectedRoutes(v)
 
 	// An expired client token, minted over HTTP, then the clock moves past exp + leeway.
-	expired := ts.clientToken(t)
+	expired := ts.ClientToken(t)
 	ts.Clock.Advance(time.Hour + 31*time.Second)
 
-	f := newTokenFactory(t, ts, v)
+	_, sessionID := ts.userLogin(t, v.id)
+	f := newTokenFactory(t, ts, v, sessionID)
 	now := ts.Clock.Now()
 	kid := ts.Keys.KID()
 
 	// Another deployment: its own store, encryption key and signing key, same issuer.
-	otherKey := make([]byte, secret.KeySize)
-	rand.Read(otherKey)
-	otherBox, _ := secret.NewBox(otherKey)
-	otherRing := token.NewKeyRing(storetest.Open(t, storetest.Engines()[0].DSN(t)), otherBox, ts.Clock, keyRetention, quietLogger())
-	if err := otherRing.EnsureKey(ctx); err != nil {
-		t.Fatal(err)
-	}
-	otherSigner := &token.Signer{Ring: otherRing, Issuer: ts.Issuer, Clock: ts.Clock}
+	foreign := latchtest.Start(t, storetest.Engines()[0].DSN(t), latchtest.Options{Issuer: ts.URL})
 	forgerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// Another node of this deployment (same store and keys) configured with another issuer.
+	evil := latchtest.Start(t, "", latchtest.Options{Store: ts.Store, Key: ts.Key, Issuer: "https://evil.example"})
 	c, a := ts.defaultClient(t)
-	wrongIssuer, err := (&token.Signer{Ring: ts.Keys, Issuer: "https://evil.example", Clock: ts.Clock}).ClientCredentials(c, a, "")
+	wrongIssuer, err := evil.Signer.ClientCredentials(c, a, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	valid := map[authKind]string{authClient: f.sign(t, f.bases[authClient]), authUser: f.sign(t, f.bases[authUser])}
-	other := map[authKind]authKind{authClient: authUser, authUser: authClient}
+	valid := map[httpapi.AuthKind]string{httpapi.AuthClient: f.sign(t, f.bases[httpapi.AuthClient]), httpapi.AuthUser: f.sign(t, f.bases[httpapi.AuthUser])}
+	other := map[httpapi.AuthKind]httpapi.AuthKind{httpapi.AuthClient: httpapi.AuthUser, httpapi.AuthUser: httpapi.AuthClient}
 	bearer := func(tok string) string { return "Bearer " + tok }
 
 	cases := []struct {
 		name   string
-		header func(k authKind) string // the Authorization header for a route of kind k; "" sends none
+		header func(k httpapi.AuthKind) string // the Authorization header for a route of kind k; "" sends none
 	}{
-		{"no_authorization_header", func(authKind) string { return "" }},
-		{"bearer_not_a_jwt", func(authKind) string { return "Bearer abc" }},
-		{"basic_scheme", func(authKind) string { return "Basic x" }},
-		{"basic_with_valid_client_credentials", func(authKind) string {
+		{"no_authorization_header", func(httpapi.AuthKind) string { return "" }},
+		{"bearer_not_a_jwt", func(httpapi.AuthKind) string { return "Bearer abc" }},
+		{"basic_scheme", func(httpapi.AuthKind) string { return "Basic x" }},
+		{"basic_with_valid_client_credentials", func(httpapi.AuthKind) string {
 			return "Basic " + base64.StdEncoding.EncodeToString([]byte(ts.ClientID+":"+ts.ClientSecret))
 		}},
-		{"bearer_without_token", func(authKind) string { return "Bearer " }},
-		{"token_without_scheme", func(k authKind) string { return valid[k] }},
-		{"garbage_jwt", func(authKind) string {
+		{"bearer_without_token", func(httpapi.AuthKind) string { return "Bearer " }},
+		{"token_without_scheme", func(k httpapi.AuthKind) string { return valid[k] }},
+		{"garbage_jwt", func(httpapi.AuthKind) string {
 			return "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6Ing4In0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 		}},
-		{"tampered_payload", func(k authKind) string {
+		{"tampered_payload", func(k httpapi.AuthKind) string {
 			p := strings.Split(valid[k], ".")
 			return bearer(p[0] + "." + b64(f.with(k, map[string]any{"app_name": "other"})) + "." + p[2])
 		}},
-		{"signature_stripped", func(k authKind) string {
+		{"signature_stripped", func(k httpapi.AuthKind) string {
 			p := strings.Split(valid[k], ".")
 			return bearer(p[0] + "." + p[1] + ".")
 		}},
-		{"alg_none", func(k authKind) string {
+		{"alg_none", func(k httpapi.AuthKind) string {
 			return bearer(b64(map[string]any{"alg": "none", "typ": "JWT", "kid": kid}) + "." + b64(f.bases[k]) + ".")
 		}},
-		{"alg_hs256", func(k authKind) string {
+		{"alg_hs256", func(k httpapi.AuthKind) string {
 			signing := b64(map[string]any{"alg": "HS256", "typ": "JWT", "kid": kid}) + "." + b64(f.bases[k])
 			mac := hmac.New(sha256.New, []byte("any shared secret"))
 			mac.Write([]byte(signing))
 			return bearer(signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)))
 		}},
-		{"expired_client_token_from_oidc_token", func(authKind) string { return bearer(expired) }},
-		{"expired_past_leeway", func(k authKind) string {
+		{"expired_client_token_from_oidc_token", func(httpapi.AuthKind) string { return bearer(expired) }},
+		{"expired_past_leeway", func(k httpapi.AuthKind) string {
 			return bearer(f.sign(t, f.with(k, map[string]any{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-31 * time.Second).Unix()})))
 		}},
-		{"signed_by_another_key_ring", func(k authKind) string {
-			tok, err := otherSigner.Sign(f.bases[k])
+		{"signed_by_another_key_ring", func(k httpapi.AuthKind) string {
+			tok, err := foreign.Signer.Sign(f.bases[k])
 			if err != nil {
 				t.Fatal(err)
 			}
 			return bearer(tok)
 		}},
-		{"signed_by_another_key_with_the_servers_kid", func(k authKind) string { return bearer(signWith(t, forgerKey, kid, f.bases[k])) }},
-		{"no_kid", func(k authKind) string { return bearer(signWith(t, forgerKey, "", f.bases[k])) }},
-		{"wrong_issuer_client_credentials", func(authKind) string { return bearer(wrongIssuer.AccessToken) }},
-		{"wrong_issuer", func(k authKind) string {
+		{"signed_by_another_key_with_the_servers_kid", func(k httpapi.AuthKind) string { return bearer(signWith(t, forgerKey, kid, f.bases[k])) }},
+		{"no_kid", func(k httpapi.AuthKind) string { return bearer(signWith(t, forgerKey, "", f.bases[k])) }},
+		{"wrong_issuer_client_credentials", func(httpapi.AuthKind) string { return bearer(wrongIssuer.AccessToken) }},
+		{"wrong_issuer", func(k httpapi.AuthKind) string {
 			return bearer(f.sign(t, f.with(k, map[string]any{"iss": "https://evil.example"})))
 		}},
-		{"issuer_with_trailing_slash", func(k authKind) string { return bearer(f.sign(t, f.with(k, map[string]any{"iss": ts.Issuer + "/"}))) }},
-		{"id_token_like_aud_client_id", func(authKind) string {
-			return bearer(f.sign(t, map[string]any{
-				"iss": ts.Issuer, "sub": v.id, "aud": ts.ClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-				"auth_time": now.Unix(), "amr": []string{"otp"}, "tid": ts.TenantID, "sid": "session-1", "nonce": "n"}))
+		{"issuer_with_trailing_slash", func(k httpapi.AuthKind) string {
+			return bearer(f.sign(t, f.with(k, map[string]any{"iss": ts.URL + "/"})))
 		}},
-		{"aud_client_id", func(k authKind) string { return bearer(f.sign(t, f.with(k, map[string]any{"aud": ts.ClientID}))) }},
-		{"aud_another_resource", func(k authKind) string {
+		{"id_token_like_aud_client_id", func(httpapi.AuthKind) string {
+			return bearer(f.sign(t, map[string]any{
+				"iss": ts.URL, "sub": v.id, "aud": ts.ClientID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+				"auth_time": now.Unix(), "amr": []string{"otp"}, "tid": ts.App.TenantID, "sid": sessionID, "nonce": "n"}))
+		}},
+		{"aud_client_id", func(k httpapi.AuthKind) string {
+			return bearer(f.sign(t, f.with(k, map[string]any{"aud": ts.ClientID})))
+		}},
+		{"aud_another_resource", func(k httpapi.AuthKind) string {
 			return bearer(f.sign(t, f.with(k, map[string]any{"aud": []string{"https://shop.example/api", ts.ClientID}})))
 		}},
-		{"no_aud", func(k authKind) string { return bearer(f.sign(t, f.with(k, map[string]any{"aud": nil}))) }},
-		{"no_exp", func(k authKind) string { return bearer(f.sign(t, f.with(k, map[string]any{"exp": nil}))) }},
-		{"issued_in_the_future", func(k authKind) string {
+		{"no_aud", func(k httpapi.AuthKind) string { return bearer(f.sign(t, f.with(k, map[string]any{"aud": nil}))) }},
+		{"no_exp", func(k httpapi.AuthKind) string { return bearer(f.sign(t, f.with(k, map[string]any{"exp": nil}))) }},
+		{"issued_in_the_future", func(k httpapi.AuthKind) string {
 			return bearer(f.sign(t, f.with(k, map[string]any{"iat": now.Add(time.Hour).Unix(), "exp": now.Add(2 * time.Hour).Unix()})))
 		}},
-		{"wrong_kind", func(k authKind) string { return bearer(valid[other[k]]) }},
-		{"wrong_kind_client_token_from_oidc_token", func(k authKind) string {
-			if k == authClient {
-				return bearer(valid[authUser])
+		{"wrong_kind", func(k httpapi.AuthKind) string { return bearer(valid[other[k]]) }},
+		{"wrong_kind_client_token_from_oidc_token", func(k httpapi.AuthKind) string {
+			if k == httpapi.AuthClient {
+				return bearer(valid[httpapi.AuthUser])
 			}
-			return bearer(ts.clientToken(t))
+			return bearer(ts.ClientToken(t))
 		}},
-		{"client_token_with_sid", func(authKind) string {
-			return bearer(f.sign(t, f.with(authClient, map[string]any{"sid": "session-1"})))
+		{"client_token_with_sid", func(httpapi.AuthKind) string {
+			return bearer(f.sign(t, f.with(httpapi.AuthClient, map[string]any{"sid": sessionID})))
 		}},
-		{"client_subject_is_not_the_client", func(authKind) string { return bearer(f.sign(t, f.with(authClient, map[string]any{"sub": v.id}))) }},
-		{"user_token_without_sid", func(authKind) string { return bearer(f.sign(t, f.with(authUser, map[string]any{"sid": nil}))) }},
-		{"user_token_with_client_subject", func(authKind) string { return bearer(f.sign(t, f.with(authUser, map[string]any{"sub": ts.ClientID}))) }},
+		{"client_subject_is_not_the_client", func(httpapi.AuthKind) string {
+			return bearer(f.sign(t, f.with(httpapi.AuthClient, map[string]any{"sub": v.id})))
+		}},
+		{"user_token_without_sid", func(httpapi.AuthKind) string {
+			return bearer(f.sign(t, f.with(httpapi.AuthUser, map[string]any{"sid": nil})))
+		}},
+		{"user_token_with_client_subject", func(httpapi.AuthKind) string {
+			return bearer(f.sign(t, f.with(httpapi.AuthUser, map[string]any{"sub": ts.ClientID})))
+		}},
 	}
 
 	usersBefore := ts.userCount(t)
@@ -340,9 +342,9 @@ func testBearerAuthRefusesBadTokens(t *testing.T, real *testServer) {
 			for _, rt := range routes {
 				var r response
 				if h := tc.header(rt.auth); h == "" {
-					r = ts.do(t, rt.method, rt.path, rt.body)
+					r = ts.Do(t, rt.method, rt.path, "", rt.body)
 				} else {
-					r = ts.do(t, rt.method, rt.path, rt.body, "Authorization", h)
+					r = ts.Do(t, rt.method, rt.path, "", rt.body, "Authorization", h)
 				}
 				if r.Status != http.StatusUnauthorized {
 					t.Errorf("%s %s: status %d, want 401 (body %s)", rt.method, rt.path, r.Status, r.Body)
@@ -364,32 +366,34 @@ func testBearerAuthRefusesBadTokens(t *testing.T, real *testServer) {
 	// middleware, so each refusal above is the middleware's doing. The client routes get both a
 	// token from /oidc/token and the hand-minted claims every forged token was derived from.
 	t.Run("control_valid_tokens_are_accepted", func(t *testing.T) {
-		for _, tok := range []string{ts.clientToken(t), valid[authClient]} {
-			r := ts.authed(t, tok, http.MethodGet, "/cis/v1/users/"+v.id, nil)
+		for _, tok := range []string{ts.ClientToken(t), valid[httpapi.AuthClient]} {
+			r := ts.Do(t, http.MethodGet, "/cis/v1/users/"+v.id, tok, nil)
 			if r.Status != http.StatusOK {
 				t.Fatalf("valid client token refused: %d %s", r.Status, r.Body)
 			}
 		}
-		toks := map[authKind]string{authClient: ts.clientToken(t), authUser: valid[authUser]}
-		// Routes whose services are wired answer for real; the others are checked on the route
-		// table's middleware with a stub handler, since their services are zero values here.
+		toks := map[httpapi.AuthKind]string{httpapi.AuthClient: ts.ClientToken(t), httpapi.AuthUser: valid[httpapi.AuthUser]}
+		// The users routes answer for real; the others, whose answer depends on state this test
+		// does not set up, are checked on the route table's middleware in front of a stub
+		// handler that says it was reached.
 		reached := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(299) })
 		stubs := http.NewServeMux()
-		for _, r := range routeTable(ts) {
-			stubs.Handle(r.pattern, ts.API.authenticate(r.auth, reached))
+		for _, r := range ts.API.Routes() {
+			stubs.Handle(r.Pattern, ts.API.Authenticate(r.Auth, reached))
 		}
 		stubServer := httptest.NewServer(stubs)
 		defer stubServer.Close()
-		stub := *ts
+		stub := &testServer{Stack: &latchtest.Stack{}}
+		*stub.Stack = *ts.Stack
 		stub.URL, stub.Client = stubServer.URL, stubServer.Client()
 		for _, rt := range routes { // in table order: the DELETE comes last
 			if rt.okCode == 0 {
-				if r := stub.authed(t, toks[rt.auth], rt.method, rt.path, rt.body); r.Status != 299 {
+				if r := stub.Do(t, rt.method, rt.path, toks[rt.auth], rt.body); r.Status != 299 {
 					t.Errorf("%s %s with a valid token: %d %s, want the handler reached", rt.method, rt.path, r.Status, r.Body)
 				}
 				continue
 			}
-			if r := ts.authed(t, toks[rt.auth], rt.method, rt.path, rt.body); r.Status != rt.okCode {
+			if r := ts.Do(t, rt.method, rt.path, toks[rt.auth], rt.body); r.Status != rt.okCode {
 				t.Errorf("%s %s with a valid token: %d, want %d (body %s)", rt.method, rt.path, r.Status, rt.okCode, r.Body)
 			}
 		}
@@ -400,13 +404,13 @@ func testBearerAuthRefusesBadTokens(t *testing.T, real *testServer) {
 // refused one second later.
 func TestBearerAuthExpiryLeeway(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	ts.Clock.Advance(time.Hour + 30*time.Second)
-	if r := ts.authed(t, tok, http.MethodGet, "/cis/v1/users/count", nil); r.Status != http.StatusOK {
+	if r := ts.Do(t, http.MethodGet, "/cis/v1/users/count", tok, nil); r.Status != http.StatusOK {
 		t.Fatalf("at exp+30s: %d %s, want 200", r.Status, r.Body)
 	}
 	ts.Clock.Advance(time.Second)
-	r := ts.authed(t, tok, http.MethodGet, "/cis/v1/users/count", nil)
+	r := ts.Do(t, http.MethodGet, "/cis/v1/users/count", tok, nil)
 	if r.Status != http.StatusUnauthorized {
 		t.Fatalf("at exp+31s: %d %s, want 401", r.Status, r.Body)
 	}
@@ -416,9 +420,9 @@ func TestBearerAuthExpiryLeeway(t *testing.T) {
 // TestBearerSchemeIsCaseInsensitive: RFC 6750 auth schemes are case-insensitive.
 func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
-		r := ts.do(t, http.MethodGet, "/cis/v1/users/count", nil, "Authorization", scheme+" "+tok)
+		r := ts.Do(t, http.MethodGet, "/cis/v1/users/count", "", nil, "Authorization", scheme+" "+tok)
 		if r.Status != http.StatusOK {
 			t.Errorf("scheme %q: %d %s", scheme, r.Status, r.Body)
 		}

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latch-auth/latch/internal/httpapi"
 	"github.com/latch-auth/latch/internal/store"
 )
 
 // jsonRoute is a route that reads a JSON body, with what it accepts and the fields it reads.
 type jsonRoute struct {
 	pattern string
-	auth    authKind // the token the requests carry
+	auth    httpapi.AuthKind // the token the requests carry
 	method  string
 	path    string
 	valid   func() map[string]any // a fresh body the route accepts; nil: only the body-shape checks
@@ -27,12 +28,12 @@ type jsonRoute struct {
 // bodyShapeOnly is a JSON route whose service is not wired in the test server: it gets the
 // checks that the shared decoder answers before any service is called (malformed, non-object,
 // oversize). Its field-level checks belong to the tests of its own area.
-func bodyShapeOnly(auth authKind, pattern, path string) jsonRoute {
+func bodyShapeOnly(auth httpapi.AuthKind, pattern, path string) jsonRoute {
 	method, _, _ := strings.Cut(pattern, " ")
 	return jsonRoute{pattern: pattern, auth: auth, method: method, path: path}
 }
 
-func bodyShapeOnlyPOST(auth authKind, path string) jsonRoute {
+func bodyShapeOnlyPOST(auth httpapi.AuthKind, path string) jsonRoute {
 	return bodyShapeOnly(auth, "POST "+path, path)
 }
 
@@ -77,7 +78,7 @@ func jsonRoutes(userID string) []jsonRoute {
 	n := 0
 	return []jsonRoute{
 		{
-			pattern: "POST /cis/v1/users", auth: authClient, method: "POST", path: "/cis/v1/users", okCode: 201,
+			pattern: "POST /cis/v1/users", auth: httpapi.AuthClient, method: "POST", path: "/cis/v1/users", okCode: 201,
 			valid: func() map[string]any {
 				n++
 				return map[string]any{"email": fmt.Sprintf("new%d@example.com", n)}
@@ -85,32 +86,32 @@ func jsonRoutes(userID string) []jsonRoute {
 			fields: userInputWrongTypes,
 		},
 		{
-			pattern: "PUT /cis/v1/users/{user_id}", auth: authClient, method: "PUT", path: "/cis/v1/users/" + userID, okCode: 200,
+			pattern: "PUT /cis/v1/users/{user_id}", auth: httpapi.AuthClient, method: "PUT", path: "/cis/v1/users/" + userID, okCode: 200,
 			valid:  func() map[string]any { return map[string]any{"language": "de"} },
 			fields: userInputWrongTypes,
 		},
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/send"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/authenticate"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/link/email/send"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/link/email/authenticate"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/links/email"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/email"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/email/validation"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/sms"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/otp/sms/validation"),
-		bodyShapeOnlyPOST(authNone, "/cis/v1/token"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/session/authenticate"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/session/logout"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/token/refresh"),
-		bodyShapeOnlyPOST(authUser, "/cis/v1/users/me/totp"),
-		bodyShapeOnlyPOST(authUser, "/cis/v1/auth/totp/register"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/totp/authenticate"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/totp/transaction/start"),
-		bodyShapeOnlyPOST(authClient, "/cis/v1/auth/totp/transaction/authenticate"),
-		bodyShapeOnlyPOST(authUser, "/cis/v1/users/me/totp/revoke"),
-		bodyShapeOnly(authClient, "POST /cis/v1/users/{userId}/totp/revoke", "/cis/v1/users/"+userID+"/totp/revoke"),
-		bodyShapeOnlyPOST(authUser, "/cis/v1/users/me/totp/devices"),
-		bodyShapeOnly(authUser, "POST /cis/v1/users/me/totp/devices/{authId}/activate", "/cis/v1/users/me/totp/devices/dev1/activate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/otp/send"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/otp/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/link/email/send"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/link/email/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/links/email"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/otp/email"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/otp/email/validation"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/otp/sms"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/otp/sms/validation"),
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/token"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/session/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/session/logout"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/token/refresh"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/totp"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/auth/totp/register"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/totp/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/totp/transaction/start"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/totp/transaction/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/totp/revoke"),
+		bodyShapeOnly(httpapi.AuthClient, "POST /cis/v1/users/{userId}/totp/revoke", "/cis/v1/users/"+userID+"/totp/revoke"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/totp/devices"),
+		bodyShapeOnly(httpapi.AuthUser, "POST /cis/v1/users/me/totp/devices/{authId}/activate", "/cis/v1/users/me/totp/devices/dev1/activate"),
 	}
 }
 
@@ -125,12 +126,12 @@ func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
 		listed[r.pattern] = true
 	}
 	var want []string
-	for _, r := range routeTable(ts) {
-		method, _, _ := strings.Cut(r.pattern, " ")
-		if (method == "POST" || method == "PUT" || method == "PATCH") && !formRoutes[r.pattern] {
-			want = append(want, r.pattern)
-			if !listed[r.pattern] {
-				t.Errorf("route %q reads a body but is missing from jsonRoutes", r.pattern)
+	for _, r := range ts.API.Routes() {
+		method, _, _ := strings.Cut(r.Pattern, " ")
+		if (method == "POST" || method == "PUT" || method == "PATCH") && !formRoutes[r.Pattern] {
+			want = append(want, r.Pattern)
+			if !listed[r.Pattern] {
+				t.Errorf("route %q reads a body but is missing from jsonRoutes", r.Pattern)
 			}
 		}
 	}
@@ -164,7 +165,7 @@ func assertInvalid(t *testing.T, r response, field string) {
 		t.Fatalf("status %d, want 400 naming %q (body %s)", r.Status, field, r.Body)
 	}
 	assertContentTypeJSON(t, r)
-	b := r.JSON(t)
+	b := r.Object(t)
 	if b["error_code"] != "system_invalid_input" {
 		t.Errorf("error_code = %v, want system_invalid_input (body %s)", b["error_code"], r.Body)
 	}
@@ -174,10 +175,8 @@ func assertInvalid(t *testing.T, r response, field string) {
 }
 
 func TestJSONBodyInput(t *testing.T) {
-	// Every route is served; the services this test server leaves unwired are never reached,
-	// because the decoder refuses the body first.
-	ts := sqliteServer(t).everyRoute(t)
-	tok := ts.clientToken(t)
+	ts := sqliteServer(t) // dev mode: every route is served
+	tok := ts.ClientToken(t)
 	u := ts.createUser(t, tok, map[string]any{"email": "existing@example.com", "custom_data": map[string]any{"k": "v"}})
 	userID := u["user_id"].(string)
 
@@ -186,7 +185,7 @@ func TestJSONBodyInput(t *testing.T) {
 			tok := ts.tokenFor(t, rt.auth, userID)
 			send := func(t *testing.T, body any) response {
 				t.Helper()
-				return ts.authed(t, tok, rt.method, rt.path, body)
+				return ts.Do(t, rt.method, rt.path, tok, body)
 			}
 			refused := func(t *testing.T, name string, body any, check func(t *testing.T, r response)) {
 				t.Run(name, func(t *testing.T) {
@@ -211,7 +210,7 @@ func TestJSONBodyInput(t *testing.T) {
 				refused(t, tc.name, tc.body, func(t *testing.T, r response) { assertInvalid(t, r, "body") })
 			}
 			if rt.valid == nil {
-				refused(t, "oversize_body", `{"pad":"`+strings.Repeat("a", MaxBody)+`"}`, assertTooLarge)
+				refused(t, "oversize_body", `{"pad":"`+strings.Repeat("a", httpapi.MaxBody)+`"}`, assertTooLarge)
 				return
 			}
 			for _, fc := range rt.fields {
@@ -223,9 +222,9 @@ func TestJSONBodyInput(t *testing.T) {
 			pad := func(n int) map[string]any {
 				return merge(rt.valid(), map[string]any{"custom_data": map[string]any{"pad": strings.Repeat("a", n)}})
 			}
-			refused(t, "oversize_body", pad(MaxBody), assertTooLarge)
+			refused(t, "oversize_body", pad(httpapi.MaxBody), assertTooLarge)
 			t.Run("body_just_under_the_limit_is_accepted", func(t *testing.T) {
-				if r := send(t, pad(MaxBody-1024)); r.Status != rt.okCode {
+				if r := send(t, pad(httpapi.MaxBody-1024)); r.Status != rt.okCode {
 					t.Fatalf("status %d, want %d (body %.200s)", r.Status, rt.okCode, r.Body)
 				}
 			})
@@ -235,7 +234,7 @@ func TestJSONBodyInput(t *testing.T) {
 				if r.Status != rt.okCode {
 					t.Fatalf("status %d, want %d (body %s)", r.Status, rt.okCode, r.Body)
 				}
-				res, _ := r.JSON(t)["result"].(map[string]any)
+				res, _ := r.Object(t)["result"].(map[string]any)
 				for _, k := range []string{"favourite_colour", "nested"} {
 					if _, ok := res[k]; ok {
 						t.Errorf("unknown field %q was stored and echoed: %s", k, r.Body)
@@ -252,7 +251,7 @@ func assertTooLarge(t *testing.T, r response) {
 		t.Fatalf("status %d, want 413 (body %.200s)", r.Status, r.Body)
 	}
 	assertContentTypeJSON(t, r)
-	b := r.JSON(t)
+	b := r.Object(t)
 	if b["error_code"] != "payload_too_large" {
 		t.Errorf("error_code = %v, want payload_too_large", b["error_code"])
 	}
@@ -263,7 +262,7 @@ func assertTooLarge(t *testing.T, r response) {
 
 func TestCreateUserRequiresEmailOrPhone(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	for name, body := range map[string]string{
 		"empty_body":    ``,
 		"empty_object":  `{}`,
@@ -271,7 +270,7 @@ func TestCreateUserRequiresEmailOrPhone(t *testing.T) {
 		"only_username": `{"username":"solo"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := ts.authed(t, tok, http.MethodPost, "/cis/v1/users", body)
+			r := ts.Do(t, http.MethodPost, "/cis/v1/users", tok, body)
 			assertInvalid(t, r, "email")
 			if n := ts.userCount(t); n != 0 {
 				t.Fatalf("user count %d after a refused create", n)
@@ -282,7 +281,7 @@ func TestCreateUserRequiresEmailOrPhone(t *testing.T) {
 
 func TestUserQueryParams(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	ts.createUser(t, tok, map[string]any{"email": "q@example.com"})
 	for _, tc := range []struct{ path, param string }{
 		{"/cis/v1/users?page_limit=abc", "page_limit"},
@@ -301,11 +300,11 @@ func TestUserQueryParams(t *testing.T) {
 		{"/cis/v1/users/identifier?identifier_name=phoneNumber&identifier_value=12345", "identifier_value"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			assertInvalid(t, ts.authed(t, tok, http.MethodGet, tc.path, nil), tc.param)
+			assertInvalid(t, ts.Do(t, http.MethodGet, tc.path, tok, nil), tc.param)
 		})
 	}
 	t.Run("control_good_params_are_accepted", func(t *testing.T) {
-		r := ts.authed(t, tok, http.MethodGet, "/cis/v1/users?page_limit=5000&page_offset=0&sort_order=desc&sort_field=email", nil)
+		r := ts.Do(t, http.MethodGet, "/cis/v1/users?page_limit=5000&page_offset=0&sort_order=desc&sort_field=email", tok, nil)
 		if r.Status != http.StatusOK {
 			t.Fatalf("%d %s", r.Status, r.Body)
 		}
@@ -316,7 +315,7 @@ func TestUserQueryParams(t *testing.T) {
 // parameter (product.md: bad email or phone syntax is a 400 that says which field is wrong).
 func TestUserPathParams(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	for _, tc := range []struct{ path, param string }{
 		{"/cis/v1/users/email/not-an-email", "email"},
 		{"/cis/v1/users/phone-number/4155550100", "phone_number"},
@@ -324,7 +323,7 @@ func TestUserPathParams(t *testing.T) {
 		{"/cis/v1/users/username/has%20space", "username"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			assertInvalid(t, ts.authed(t, tok, http.MethodGet, tc.path, nil), tc.param)
+			assertInvalid(t, ts.Do(t, http.MethodGet, tc.path, tok, nil), tc.param)
 		})
 	}
 }
@@ -333,7 +332,7 @@ func TestUserPathParams(t *testing.T) {
 // error body, never the mux's text/plain.
 func TestEveryAPIPathAnswersJSON(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/cis/"},
 		{"GET", "/cis/v1/nothing-here"},
@@ -349,12 +348,12 @@ func TestEveryAPIPathAnswersJSON(t *testing.T) {
 		{"POST", "/cis/oidc/jwks"},
 	} {
 		t.Run(tc.method+"_"+tc.path, func(t *testing.T) {
-			r := ts.authed(t, tok, tc.method, tc.path, nil)
+			r := ts.Do(t, tc.method, tc.path, tok, nil)
 			if r.Status != http.StatusNotFound && r.Status != http.StatusMethodNotAllowed {
 				t.Fatalf("status %d, want 404 or 405 (body %s)", r.Status, r.Body)
 			}
 			assertContentTypeJSON(t, r)
-			b := r.JSON(t)
+			b := r.Object(t)
 			if _, ok := b["error_code"]; !ok {
 				t.Errorf("no error_code: %s", r.Body)
 			}

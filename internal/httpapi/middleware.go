@@ -106,7 +106,6 @@ const (
 	authNone   authKind = iota
 	authClient          // a client access token (admin tokens are client tokens too)
 	authUser            // a user access token of a live session
-	authAdmin           // a client access token of a management client
 )
 
 // Principal is who a verified Bearer token speaks for.
@@ -139,7 +138,7 @@ func (s *Server) authenticate(kind authKind, next http.Handler) http.Handler {
 			writeError(w, r, apierr.InvalidToken())
 			return
 		}
-		if kind == authUser && s.Sessions != nil {
+		if kind == authUser {
 			live, err := s.Sessions.SessionActive(r.Context(), c.SessionID)
 			if err != nil {
 				writeError(w, r, err)
@@ -169,16 +168,6 @@ func kindMatches(kind authKind, c token.Claims) bool {
 	switch kind {
 	case authClient:
 		return isClient
-	case authAdmin:
-		if !isClient {
-			return false
-		}
-		for _, role := range c.Roles {
-			if role == token.AdminRole {
-				return true
-			}
-		}
-		return false
 	case authUser:
 		return c.SessionID != "" && c.Subject != c.ClientID
 	}

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/latch-auth/latch/internal/httpapi"
 )
 
 // openapiOp is one operation of openapi.yaml as the line scan sees it.
@@ -83,45 +85,45 @@ func openapiOperations(t *testing.T, doc []byte) map[string]openapiOp {
 }
 
 // openapiSecurity is the security an operation must declare for a route's auth kind.
-var openapiSecurity = map[authKind][]string{
-	authNone:   nil,
-	authClient: {"ClientAccessToken"},
-	authUser:   {"UserAccessToken"},
+var openapiSecurity = map[httpapi.AuthKind][]string{
+	httpapi.AuthNone:   nil,
+	httpapi.AuthClient: {"ClientAccessToken"},
+	httpapi.AuthUser:   {"UserAccessToken"},
 }
 
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	if !bytes.HasPrefix(openapiDoc, []byte("openapi: 3.0.3\n")) {
+	if !bytes.HasPrefix(httpapi.OpenAPIDoc, []byte("openapi: 3.0.3\n")) {
 		t.Fatalf("openapi.yaml must start with %q", "openapi: 3.0.3")
 	}
-	ops := openapiOperations(t, openapiDoc)
+	ops := openapiOperations(t, httpapi.OpenAPIDoc)
 	ts := sqliteServer(t)
 	listed := map[string]bool{}
-	for _, r := range routeTable(ts) {
-		method, path, ok := strings.Cut(r.pattern, " ")
+	for _, r := range ts.API.Routes() {
+		method, path, ok := strings.Cut(r.Pattern, " ")
 		if !ok || strings.HasPrefix(path, "/demo") || (strings.HasPrefix(path, "/dev/") && path != "/dev/outbox.json") {
 			continue // catch-all pages (no method) and the dev HTML pages are not API operations
 		}
-		listed[r.pattern] = true
+		listed[r.Pattern] = true
 		op, ok := ops[method+" "+path]
 		if !ok {
-			t.Errorf("route %q is missing from openapi.yaml", r.pattern)
+			t.Errorf("route %q is missing from openapi.yaml", r.Pattern)
 			continue
 		}
 		if !op.hasSecurity {
-			t.Errorf("%s: the operation must declare its security", r.pattern)
+			t.Errorf("%s: the operation must declare its security", r.Pattern)
 			continue
 		}
-		if r.pattern == "POST /oidc/token" {
+		if r.Pattern == "POST /oidc/token" {
 			if !slices.Equal(op.security, []string{"clientSecret", "{}"}) {
-				t.Errorf("%s: security = %v, want clientSecret (HTTP Basic) or the form fields", r.pattern, op.security)
+				t.Errorf("%s: security = %v, want clientSecret (HTTP Basic) or the form fields", r.Pattern, op.security)
 			}
 			continue
 		}
-		want, known := openapiSecurity[r.auth]
+		want, known := openapiSecurity[r.Auth]
 		if !known {
-			t.Errorf("%s: auth kind %d has no security scheme in openapi.yaml", r.pattern, r.auth)
+			t.Errorf("%s: auth kind %d has no security scheme in openapi.yaml", r.Pattern, r.Auth)
 		} else if !slices.Equal(op.security, want) {
-			t.Errorf("%s: security = %v, want %v", r.pattern, op.security, want)
+			t.Errorf("%s: security = %v, want %v", r.Pattern, op.security, want)
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(ops)) {
@@ -134,7 +136,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 
 func TestOpenAPIServed(t *testing.T) {
 	ts := sqliteServer(t)
-	r := ts.do(t, http.MethodGet, "/openapi.yaml", nil)
+	r := ts.Do(t, http.MethodGet, "/openapi.yaml", "", nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("GET /openapi.yaml: %d %s", r.Status, r.Body)
 	}
@@ -144,7 +146,7 @@ func TestOpenAPIServed(t *testing.T) {
 	if cc := r.Header.Get("Cache-Control"); cc != "public, max-age=300" {
 		t.Errorf("Cache-Control = %q, want public, max-age=300", cc)
 	}
-	if !bytes.HasPrefix(r.Body, []byte("openapi: 3.0.3\n")) || !bytes.Equal(r.Body, openapiDoc) {
+	if !bytes.HasPrefix(r.Body, []byte("openapi: 3.0.3\n")) || !bytes.Equal(r.Body, httpapi.OpenAPIDoc) {
 		t.Errorf("body is not the embedded openapi.yaml (starts %q)", r.Body[:min(len(r.Body), 40)])
 	}
 }

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"context"
@@ -8,14 +8,13 @@ import (
 	"time"
 
 	"github.com/latch-auth/latch/internal/store"
-	"github.com/latch-auth/latch/internal/store/storetest"
 )
 
 // TestOutboxJSONLimit: GET /dev/outbox.json answers a recipient's messages newest first, all of
 // them by default and the newest `limit` when asked; a limit that is not a whole number from 1 to
 // 200 is a 400 naming it.
 func TestOutboxJSONLimit(t *testing.T) {
-	ts := newTestServer(t, storetest.Engines()[0].DSN(t)).everyRoute(t)
+	ts := sqliteServer(t)
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i, to := range []string{"a@x.io", "b@x.io", "a@x.io", "a@x.io"} {
 		m := store.OutboxMessage{ID: fmt.Sprint("m", i), Channel: "email", To: to, Subject: "s", Text: fmt.Sprint("text ", i),
@@ -26,7 +25,7 @@ func TestOutboxJSONLimit(t *testing.T) {
 	}
 	ids := func(path string) string {
 		t.Helper()
-		r := ts.do(t, "GET", path, nil)
+		r := ts.Do(t, "GET", path, "", nil)
 		var msgs []struct {
 			ID string `json:"id"`
 		}
@@ -50,6 +49,6 @@ func TestOutboxJSONLimit(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"0", "201", "-1", "x", "1.5"} {
-		assertInvalid(t, ts.do(t, "GET", "/dev/outbox.json?limit="+bad, nil), "limit")
+		assertInvalid(t, ts.Do(t, "GET", "/dev/outbox.json?limit="+bad, "", nil), "limit")
 	}
 }

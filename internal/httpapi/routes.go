@@ -40,6 +40,21 @@ func (s *Server) routes() []route {
 		{"GET " + hosted.RedirectPath, authNone, s.browserPage(h(s.hostedRedirect))},
 		{"POST /cis/v1/token", authNone, h(s.tokenExchange)},
 
+		// TOTP (seed 000): register (two aliases), authenticate, transaction signing, revoke
+		{"POST /cis/v1/users/me/totp", authUser, h(s.totpRegister)},
+		{"POST /cis/v1/auth/totp/register", authUser, h(s.totpRegister)},
+		{"POST /cis/v1/auth/totp/authenticate", authClient, h(s.totpAuthenticate)},
+		{"POST /cis/v1/auth/totp/transaction/start", authClient, h(s.totpTransactionStart)},
+		{"POST /cis/v1/auth/totp/transaction/authenticate", authClient, h(s.totpTransactionAuthenticate)},
+		{"POST /cis/v1/users/me/totp/revoke", authUser, h(s.totpRevokeMine)},
+		{"POST /cis/v1/users/{userId}/totp/revoke", authClient, h(s.totpRevokeUser)},
+
+		// TOTP devices (seed 001): pairing
+		{"POST /cis/v1/users/me/totp/devices", authUser, h(s.totpCreateDevice)},
+		{"GET /cis/v1/users/me/totp/devices", authUser, h(s.totpListDevices)},
+		{"POST /cis/v1/users/me/totp/devices/{authId}/activate", authUser, h(s.totpActivateDevice)},
+		{"DELETE /cis/v1/users/me/totp/devices/{authId}", authUser, h(s.totpDeleteDevice)},
+
 		// sessions
 		{"POST /cis/v1/auth/session/authenticate", authClient, h(s.sessionAuthenticate)},
 		{"POST /cis/v1/auth/session/logout", authClient, h(s.sessionLogout)},
@@ -66,13 +81,10 @@ func (s *Server) routes() []route {
 		{"GET /metrics", authNone, s.metricsHandler()},
 		{"GET /openapi.yaml", authNone, h(s.openapi)},
 	}
-	routes = append(routes, s.totpRoutes()...)
 	if s.Dev {
-		routes = append(routes, route{"GET /dev/outbox.json", authNone, h(s.outboxJSON)})
-		if s.Web != nil {
-			routes = append(routes, route{"/dev/outbox", authNone, s.Web}, route{"/dev/outbox/", authNone, s.Web},
-				route{"/demo", authNone, s.Web}, route{"/demo/", authNone, s.Web})
-		}
+		routes = append(routes, route{"GET /dev/outbox.json", authNone, h(s.outboxJSON)},
+			route{"/dev/outbox", authNone, s.Web}, route{"/dev/outbox/", authNone, s.Web},
+			route{"/demo", authNone, s.Web}, route{"/demo/", authNone, s.Web})
 	}
 	return routes
 }

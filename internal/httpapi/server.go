@@ -23,7 +23,8 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 64 << 10
 
-// Server holds the services the handlers call.
+// Server holds the services the handlers call. node.New builds it with every one of them (and Web
+// whenever Dev is set): none is optional, so no check is skipped for a missing one.
 type Server struct {
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
@@ -39,7 +40,7 @@ type Server struct {
 	TOTP     *totp.Service
 	Hosted   *hosted.Flow
 	Dev      bool         // serve the dev outbox and demo
-	Web      http.Handler // the dev outbox pages and the demo app (dev mode only)
+	Web      http.Handler // the dev outbox pages and the demo app (set when Dev is)
 
 	grants map[string]grantFunc
 }

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"context"
@@ -17,6 +17,9 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/latch-auth/latch/internal/httpapi"
+	"github.com/latch-auth/latch/internal/latchtest"
+	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/token"
 )
 
@@ -76,7 +79,7 @@ func assertOAuthError(t *testing.T, r response, status int, code string) {
 		t.Fatalf("status %d, want %d (body %s)", r.Status, status, r.Body)
 	}
 	assertContentTypeJSON(t, r)
-	b := r.JSON(t)
+	b := r.Object(t)
 	if b["error"] != code {
 		t.Errorf("error = %v, want %s (body %s)", b["error"], code, r.Body)
 	}
@@ -115,7 +118,7 @@ func TestClientCredentials(t *testing.T) {
 		t.Run("content_type_with_charset", func(t *testing.T) {
 			req, _ := http.NewRequest("POST", ts.URL+"/oidc/token", strings.NewReader(ccForm("client_id", id, "client_secret", sec).Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
-			assertTokenResponse(t, ts.send(t, req))
+			assertTokenResponse(t, ts.Send(t, req))
 		})
 
 		var unknownBody, wrongBody map[string]any
@@ -142,7 +145,7 @@ func TestClientCredentials(t *testing.T) {
 				r := post(t, tc.form, tc.basicID, tc.basicS)
 				assertOAuthError(t, r, tc.status, tc.code)
 				if tc.keep != nil {
-					*tc.keep = r.JSON(t)
+					*tc.keep = r.Object(t)
 				}
 			})
 		}
@@ -164,11 +167,11 @@ func TestClientCredentials(t *testing.T) {
 				if ct != "" {
 					req.Header.Set("Content-Type", ct)
 				}
-				assertOAuthError(t, ts.send(t, req), 400, "invalid_request")
+				assertOAuthError(t, ts.Send(t, req), 400, "invalid_request")
 			})
 		}
 		t.Run("oversize_form", func(t *testing.T) {
-			assertTooLarge(t, post(t, ccForm("client_id", id, "client_secret", sec, "pad", strings.Repeat("a", MaxBody)), "", ""))
+			assertTooLarge(t, post(t, ccForm("client_id", id, "client_secret", sec, "pad", strings.Repeat("a", httpapi.MaxBody)), "", ""))
 		})
 	})
 }
@@ -188,7 +191,7 @@ func TestClientCredentialsWithOAuth2Library(t *testing.T) {
 			if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.Expiry.IsZero() {
 				t.Fatalf("token %+v", tok)
 			}
-			if r := ts.authed(t, tok.AccessToken, "GET", "/cis/v1/users/count", nil); r.Status != 200 {
+			if r := ts.Do(t, "GET", "/cis/v1/users/count", tok.AccessToken, nil); r.Status != 200 {
 				t.Fatalf("the library's token is refused: %d %s", r.Status, r.Body)
 			}
 		})
@@ -221,7 +224,7 @@ func asRetrieveError(err error, re **oauth2.RetrieveError) bool {
 // fetchJWKS gets and parses the JWKS, checking what every client library needs of each key.
 func fetchJWKS(t *testing.T, ts *testServer, headers ...string) jose.JSONWebKeySet {
 	t.Helper()
-	r := ts.do(t, "GET", "/cis/oidc/jwks", nil, headers...)
+	r := ts.Do(t, "GET", "/cis/oidc/jwks", "", nil, headers...)
 	if r.Status != http.StatusOK {
 		t.Fatalf("jwks: %d %s", r.Status, r.Body)
 	}
@@ -307,8 +310,8 @@ func TestAccessTokenVerifiesIndependently(t *testing.T) {
 		}
 		now := ts.Clock.Now().Unix()
 		for k, want := range map[string]any{
-			"iss": ts.URL, "sub": ts.ClientID, "client_id": ts.ClientID, "app_id": ts.AppID, "app_name": "default",
-			"tid": ts.TenantID, "iat": float64(now), "exp": float64(now + 3600),
+			"iss": ts.URL, "sub": ts.ClientID, "client_id": ts.ClientID, "app_id": ts.App.ID, "app_name": "default",
+			"tid": ts.App.TenantID, "iat": float64(now), "exp": float64(now + 3600),
 		} {
 			if c[k] != want {
 				t.Errorf("claim %s = %#v, want %#v", k, c[k], want)
@@ -333,7 +336,7 @@ func TestAccessTokenVerifiesIndependently(t *testing.T) {
 			t.Errorf("a client token carries sid")
 		}
 		t.Run("jti_is_unique", func(t *testing.T) {
-			_, c2 := verifyWithJWKS(t, set, ts.clientToken(t))
+			_, c2 := verifyWithJWKS(t, set, ts.ClientToken(t))
 			if c2["jti"] == c["jti"] {
 				t.Errorf("two tokens share jti %v", c["jti"])
 			}
@@ -349,16 +352,16 @@ func TestAccessTokenVerifiesIndependently(t *testing.T) {
 
 func TestDiscovery(t *testing.T) {
 	ts := sqliteServer(t)
-	tok := ts.clientToken(t)
+	tok := ts.ClientToken(t)
 	_, claims := verifyWithJWKS(t, fetchJWKS(t, ts), tok)
 	for _, p := range []string{"/.well-known/openid-configuration", "/cis/oidc/.well-known/openid-configuration", "/oidc/.well-known/openid-configuration"} {
 		t.Run(p, func(t *testing.T) {
-			r := ts.do(t, "GET", p, nil)
+			r := ts.Do(t, "GET", p, "", nil)
 			if r.Status != 200 {
 				t.Fatalf("%d %s", r.Status, r.Body)
 			}
 			assertContentTypeJSON(t, r)
-			d := r.JSON(t)
+			d := r.Object(t)
 			iss, _ := d["issuer"].(string)
 			if iss != claims["iss"] || strings.HasSuffix(iss, "/") || iss != ts.URL {
 				t.Errorf("issuer %q, token iss %v, server %s: must be one string without a trailing slash", iss, claims["iss"], ts.URL)
@@ -405,17 +408,15 @@ func TestDiscovery(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	eachEngine(t, func(t *testing.T, ts *testServer) {
 		ctx := context.Background()
-		// A second node: its own key ring on the same store and encryption key.
-		node2 := token.NewKeyRing(ts.Store, ts.Box, ts.Clock, keyRetention, quietLogger())
-		if err := node2.Load(ctx); err != nil {
-			t.Fatal(err)
-		}
-		signer2 := &token.Signer{Ring: node2, Issuer: ts.URL, Clock: ts.Clock}
+		// A second node on the same store and encryption key, with the same issuer; its own
+		// key ring.
+		second := latchtest.Start(t, "", latchtest.Options{Store: ts.Store, Key: ts.Key, Issuer: ts.URL, Clock: ts.Clock})
+		node2, signer2 := second.Keys, second.Signer
 		oldKID := ts.Keys.KID()
 		if node2.KID() != oldKID {
 			t.Fatalf("node2 signs with %s, node1 with %s", node2.KID(), oldKID)
 		}
-		before := ts.clientToken(t)
+		before := ts.ClientToken(t)
 
 		ts.Clock.Advance(time.Minute)
 		rotatedAt := ts.Clock.Now()
@@ -423,10 +424,18 @@ func TestKeyRotation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if newKID == oldKID || ts.Keys.KID() != newKID {
-			t.Fatalf("after Rotate: returned %s, signing %s, old %s", newKID, ts.Keys.KID(), oldKID)
+		if newKID == oldKID || ts.Keys.KID() != oldKID {
+			t.Fatalf("after Rotate: returned %s, signing %s, want the old %s until the new key propagated", newKID, ts.Keys.KID(), oldKID)
 		}
-		after := ts.clientToken(t)
+		// The new key signs once it has been published for node.KeyPropagation.
+		ts.Clock.Advance(node.KeyPropagation)
+		if err := ts.Keys.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ts.Keys.KID() != newKID {
+			t.Fatalf("after the propagation: signing %s, want %s", ts.Keys.KID(), newKID)
+		}
+		after := ts.ClientToken(t)
 
 		t.Run("jwks_publishes_both_keys", func(t *testing.T) {
 			set := fetchJWKS(t, ts)
@@ -444,7 +453,7 @@ func TestKeyRotation(t *testing.T) {
 		})
 		t.Run("old_and_new_tokens_pass_the_middleware", func(t *testing.T) {
 			for name, tok := range map[string]string{"old": before, "new": after} {
-				if r := ts.authed(t, tok, "GET", "/cis/v1/users/count", nil); r.Status != 200 {
+				if r := ts.Do(t, "GET", "/cis/v1/users/count", tok, nil); r.Status != 200 {
 					t.Errorf("%s token: %d %s", name, r.Status, r.Body)
 				}
 			}
@@ -471,6 +480,7 @@ func TestKeyRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ts.Clock.Advance(node.KeyPropagation)
 			if err := ts.Keys.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -478,24 +488,24 @@ func TestKeyRotation(t *testing.T) {
 				t.Fatalf("node1 signs with %s, want node2's new key %s", ts.Keys.KID(), third)
 			}
 			tok, err := signer2.Sign(map[string]any{"iss": ts.URL, "sub": ts.ClientID, "client_id": ts.ClientID, "aud": token.APIAudience,
-				"iat": ts.Clock.Now().Unix(), "exp": ts.Clock.Now().Add(time.Hour).Unix(), "app_id": ts.AppID})
+				"iat": ts.Clock.Now().Unix(), "exp": ts.Clock.Now().Add(time.Hour).Unix(), "app_id": ts.App.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := ts.authed(t, tok, "GET", "/cis/v1/users/count", nil); r.Status != 200 {
+			if r := ts.Do(t, "GET", "/cis/v1/users/count", tok, nil); r.Status != 200 {
 				t.Errorf("node1 refuses node2's token: %d %s", r.Status, r.Body)
 			}
 		})
 		t.Run("retired_keys_leave_the_jwks_after_the_retention", func(t *testing.T) {
 			// oldKID was retired at rotatedAt; it stays published for exactly the retention.
-			ts.Clock.Set(rotatedAt.Add(keyRetention))
+			ts.Clock.Set(rotatedAt.Add(node.KeyRetention))
 			if err := ts.Keys.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Contains(kids(fetchJWKS(t, ts)), oldKID) {
 				t.Fatalf("old key gone at exactly the retention")
 			}
-			ts.Clock.Set(rotatedAt.Add(keyRetention + time.Second))
+			ts.Clock.Set(rotatedAt.Add(node.KeyRetention + time.Second))
 			if err := ts.Keys.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -507,7 +517,7 @@ func TestKeyRotation(t *testing.T) {
 				t.Fatalf("signing key %s missing from %v", ts.Keys.KID(), got)
 			}
 			// Tokens keep working with the keys that remain.
-			if r := ts.authed(t, ts.clientToken(t), "GET", "/cis/v1/users/count", nil); r.Status != 200 {
+			if r := ts.Do(t, "GET", "/cis/v1/users/count", ts.ClientToken(t), nil); r.Status != 200 {
 				t.Fatalf("fresh token after pruning: %d %s", r.Status, r.Body)
 			}
 		})
@@ -546,7 +556,7 @@ func BenchmarkClientCredentials(b *testing.B) {
 // BenchmarkVerify measures the bearer middleware's in-memory token verification.
 func BenchmarkVerify(b *testing.B) {
 	ts := sqliteServer(b)
-	tok := ts.clientToken(b)
+	tok := ts.ClientToken(b)
 	if _, err := ts.Signer.Verify(tok, token.APIAudience); err != nil {
 		b.Fatal(err)
 	}

@@ -9,30 +9,6 @@ import (
 	"github.com/latch-auth/latch/internal/totp"
 )
 
-// totpRoutes are the TOTP routes (seeds 000 and 001).
-func (s *Server) totpRoutes() []route {
-	if s.TOTP == nil {
-		return nil
-	}
-	h := func(f http.HandlerFunc) http.Handler { return f }
-	return []route{
-		// seed 000: register (two aliases), authenticate, transaction signing, revoke
-		{"POST /cis/v1/users/me/totp", authUser, h(s.totpRegister)},
-		{"POST /cis/v1/auth/totp/register", authUser, h(s.totpRegister)},
-		{"POST /cis/v1/auth/totp/authenticate", authClient, h(s.totpAuthenticate)},
-		{"POST /cis/v1/auth/totp/transaction/start", authClient, h(s.totpTransactionStart)},
-		{"POST /cis/v1/auth/totp/transaction/authenticate", authClient, h(s.totpTransactionAuthenticate)},
-		{"POST /cis/v1/users/me/totp/revoke", authUser, h(s.totpRevokeMine)},
-		{"POST /cis/v1/users/{userId}/totp/revoke", authClient, h(s.totpRevokeUser)},
-
-		// seed 001: device pairing
-		{"POST /cis/v1/users/me/totp/devices", authUser, h(s.totpCreateDevice)},
-		{"GET /cis/v1/users/me/totp/devices", authUser, h(s.totpListDevices)},
-		{"POST /cis/v1/users/me/totp/devices/{authId}/activate", authUser, h(s.totpActivateDevice)},
-		{"DELETE /cis/v1/users/me/totp/devices/{authId}", authUser, h(s.totpDeleteDevice)},
-	}
-}
-
 // serveUser decodes a JSON body into req, calls fn with the app and user of the bearer's user
 // access token, and writes the result with status.
 func serveUser[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Request, status int, fn func(a app.App, userID string, req Req) (Resp, error)) {

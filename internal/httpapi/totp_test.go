@@ -1,16 +1,11 @@
-package httpapi
+package httpapi_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"slices"
@@ -23,34 +18,19 @@ import (
 	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/latch-auth/latch/internal/app"
-	"github.com/latch-auth/latch/internal/clock"
-	"github.com/latch-auth/latch/internal/metrics"
-	"github.com/latch-auth/latch/internal/secret"
+	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
-	"github.com/latch-auth/latch/internal/store/sqlstore"
 	"github.com/latch-auth/latch/internal/store/storetest"
-	"github.com/latch-auth/latch/internal/token"
 	"github.com/latch-auth/latch/internal/totp"
 	"github.com/latch-auth/latch/internal/user"
 )
 
-// totpEpoch is where the TOTP test clock starts: a multiple of every period used, so step
-// boundaries are exact.
-var totpEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// totpTS is the real stack (store, key ring, apps, users, sessions, TOTP) behind an httptest
-// server, wired as cmd/latch/wire.go's buildAPI wires it, with a fixed clock.
+// totpTS is a test server (node.New's assembly behind httptest, latchtest) whose clock starts at
+// latchtest.Epoch, a multiple of every TOTP period used, so step boundaries are exact.
 type totpTS struct {
-	url      string
-	client   *http.Client
-	clock    *clock.Fixed
-	store    *sqlstore.DB
-	box      *secret.Box
-	apps     *app.Service
-	users    *user.Service
-	sessions *session.Service
-	def      totpApp // the default application
+	*latchtest.Stack
+	def totpApp // the default application
 }
 
 // totpApp is an application with its client and a client access token.
@@ -98,44 +78,11 @@ func (r totpResp) expect(t testing.TB, want int, code string) map[string]any {
 	return v
 }
 
-// newTOTPTestServer builds the stack on dsn (a fresh database of storetest.Engine.DSN).
+// newTOTPTestServer starts a node on dsn (a fresh database of storetest.Engine.DSN).
 func newTOTPTestServer(t testing.TB, dsn string) *totpTS {
 	t.Helper()
-	ctx := context.Background()
-	db := storetest.Open(t, dsn)
-	key := make([]byte, secret.KeySize)
-	rand.Read(key)
-	box, err := secret.NewBox(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.NewFixed(totpEpoch)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	keys := token.NewKeyRing(db, box, clk, time.Duration(app.MaxTokenTTLSeconds)*time.Second, log)
-	if err := keys.EnsureKey(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + hs.Listener.Addr().String()
-	apps := app.NewService(db, box, clk)
-	_, def, creds, err := apps.Bootstrap(ctx, issuer+"/demo/callback")
-	if err != nil || creds == nil {
-		t.Fatalf("Bootstrap: %v", err)
-	}
-	signer := &token.Signer{Ring: keys, Issuer: issuer, Clock: clk}
-	m := metrics.New()
-	users := user.NewService(db, clk, apps.TenantID)
-	sessions := session.NewService(db, signer, box, clk, log)
-	api := &Server{Log: log, Metrics: m, Store: db, Apps: apps, Users: users, Tokens: signer, Keys: keys, Issuer: issuer,
-		Sessions: sessions,
-		TOTP: totp.NewService(totp.Deps{Store: db, Users: users, Sessions: sessions, Box: box, Clock: clk, Rand: rand.Reader,
-			Log: log, Metrics: m}),
-	}
-	hs.Config.Handler = api.Handler()
-	hs.Start()
-	t.Cleanup(hs.Close)
-	ts := &totpTS{url: issuer, client: hs.Client(), clock: clk, store: db, box: box, apps: apps, users: users, sessions: sessions}
-	ts.def = ts.appFor(t, def.ID, creds.ClientID, creds.ClientSecret)
+	ts := &totpTS{Stack: latchtest.Start(t, dsn, latchtest.Options{})}
+	ts.def = ts.appFor(t, ts.App.ID, ts.ClientID, ts.ClientSecret)
 	return ts
 }
 
@@ -147,29 +94,21 @@ func totpSQLite(t testing.TB) *totpTS {
 // appFor gets a client token for an application's client.
 func (ts *totpTS) appFor(t testing.TB, appID, clientID, clientSecret string) totpApp {
 	t.Helper()
-	a, err := ts.apps.App(context.Background(), appID)
+	a, err := ts.Apps.App(context.Background(), appID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}}
-	resp, err := ts.client.PostForm(ts.url+"/oidc/token", form)
-	if err != nil {
-		t.Fatal(err)
+	r := ts.Form(t, "/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}}, "", "")
+	if r.Status != http.StatusOK || r.String("access_token") == "" {
+		t.Fatalf("client_credentials: %d %s", r.Status, r.Body)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.AccessToken == "" {
-		t.Fatalf("client_credentials: %d %v", resp.StatusCode, err)
-	}
-	return totpApp{app: a, clientID: clientID, clientToken: out.AccessToken}
+	return totpApp{app: a, clientID: clientID, clientToken: r.String("access_token")}
 }
 
 // newApp creates an application with settings (zero fields take the defaults).
 func (ts *totpTS) newApp(t testing.TB, name string, s app.Settings) totpApp {
 	t.Helper()
-	creds, err := ts.apps.CreateApp(context.Background(), app.NewApp{Name: name, Settings: s})
+	creds, err := ts.Apps.CreateApp(context.Background(), app.NewApp{Name: name, Settings: s})
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
@@ -181,11 +120,11 @@ func (ts *totpTS) newApp(t testing.TB, name string, s app.Settings) totpApp {
 func (ts *totpTS) newUser(t testing.TB, a totpApp, in user.Input) totpUser {
 	t.Helper()
 	ctx := context.Background()
-	u, err := ts.users.Create(ctx, in)
+	u, err := ts.Users.Create(ctx, in)
 	if err != nil {
 		t.Fatalf("create user: %v", err)
 	}
-	tok, err := ts.sessions.Complete(ctx, session.Login{App: a.app, ClientID: a.clientID, User: u, Method: "eotp"})
+	tok, err := ts.Sessions.Complete(ctx, session.Login{App: a.app, ClientID: a.clientID, User: u, Method: "eotp"})
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -199,33 +138,8 @@ func (ts *totpTS) emailUser(t testing.TB, a totpApp, email string) totpUser {
 
 func (ts *totpTS) call(t testing.TB, tok, method, path string, body any) totpResp {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, ts.url+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := ts.client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return totpResp{status: resp.StatusCode, body: raw}
+	r := ts.Do(t, method, path, tok, body)
+	return totpResp{status: r.Status, body: r.Body}
 }
 
 // registration is a register reply, decoded.
@@ -278,21 +192,8 @@ func (ts *totpTS) authenticate(t testing.TB, a totpApp, email, code string, extr
 // session package's business, tested there).
 func idClaims(t testing.TB, r totpResp) map[string]any {
 	t.Helper()
-	v := r.expect(t, http.StatusOK, "")
-	idt, _ := v["id_token"].(string)
-	parts := strings.Split(idt, ".")
-	if len(parts) != 3 {
-		t.Fatalf("no ID token in %s", r.body)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(raw, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	idt, _ := r.expect(t, http.StatusOK, "")["id_token"].(string)
+	return latchtest.Claims(t, idt)
 }
 
 func amr(c map[string]any) []string {
@@ -341,7 +242,7 @@ func TestTOTPRegisterAndLogin(t *testing.T) {
 	// The authenticator registered last (the override replaced the first) logs in with a code
 	// pquerna/otp computes from the uri.
 	reg := ts.register(t, u, map[string]any{"allow_override": true})
-	code := codeFromURI(t, reg.URI, ts.clock.Now())
+	code := codeFromURI(t, reg.URI, ts.Clock.Now())
 	c := idClaims(t, ts.authenticate(t, ts.def, "alice@example.com", code, nil))
 	if got := amr(c); !slices.Equal(got, []string{"totp"}) {
 		t.Errorf("amr of a TOTP login = %v, want [totp]", got)
@@ -351,8 +252,8 @@ func TestTOTPRegisterAndLogin(t *testing.T) {
 	}
 
 	// Joining the user's email-code session makes it MFA.
-	ts.clock.Advance(30 * time.Second)
-	r := ts.authenticate(t, ts.def, "alice@example.com", codeFromURI(t, reg.URI, ts.clock.Now()), map[string]any{"session_id": u.sessionID})
+	ts.Clock.Advance(30 * time.Second)
+	r := ts.authenticate(t, ts.def, "alice@example.com", codeFromURI(t, reg.URI, ts.Clock.Now()), map[string]any{"session_id": u.sessionID})
 	c = idClaims(t, r)
 	if got := amr(c); !slices.Contains(got, "eotp") || !slices.Contains(got, "totp") || !slices.Contains(got, "mfa") {
 		t.Errorf("amr after joining an eotp session = %v, want eotp, totp and mfa", got)
@@ -362,18 +263,18 @@ func TestTOTPRegisterAndLogin(t *testing.T) {
 	}
 
 	// The secret is sealed at rest, bound to its row.
-	row, err := ts.store.GetTOTP(context.Background(), reg.AuthenticatorID)
+	row, err := ts.Store.GetTOTP(context.Background(), reg.AuthenticatorID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(row.Secret, reg.Secret) || !strings.HasPrefix(row.Secret, "v1:") {
 		t.Errorf("stored secret is not sealed: %q", row.Secret)
 	}
-	plain, err := ts.box.Open(row.Secret, []byte("totp:"+row.ID))
+	plain, err := ts.Box.Open(row.Secret, []byte("totp:"+row.ID))
 	if err != nil || totp.EncodeSecret(plain) != reg.Secret {
 		t.Errorf("sealed secret does not open to the registered one: %v", err)
 	}
-	if _, err := ts.box.Open(row.Secret, []byte("totp:another-row")); err == nil {
+	if _, err := ts.Box.Open(row.Secret, []byte("totp:another-row")); err == nil {
 		t.Error("sealed secret opens with another row's associated data")
 	}
 }
@@ -385,7 +286,7 @@ func TestTOTPOathtoolCodeLogsIn(t *testing.T) {
 	ts := totpSQLite(t)
 	u := ts.emailUser(t, ts.def, "oath@example.com")
 	reg := ts.register(t, u, nil)
-	now := ts.clock.Now()
+	now := ts.Clock.Now()
 	out, err := exec.Command("oathtool", "--totp", "-b", reg.Secret, "-N", fmt.Sprintf("@%d", now.Unix())).Output()
 	if err != nil {
 		t.Fatalf("oathtool: %v", err)
@@ -410,14 +311,14 @@ func TestTOTPAppParameters(t *testing.T) {
 		key.Issuer() != "Acme Bank" || key.AccountName() != "my account" {
 		t.Fatalf("uri %s", reg.URI)
 	}
-	code := codeFromURI(t, reg.URI, ts.clock.Now())
+	code := codeFromURI(t, reg.URI, ts.Clock.Now())
 	if len(code) != 8 {
 		t.Fatalf("code %s", code)
 	}
 	ts.authenticate(t, a, "p@example.com", code, nil).expect(t, http.StatusOK, "")
 	// A 6-digit code of the same secret is wrong for this app.
-	ts.clock.Advance(time.Minute)
-	ts.authenticate(t, a, "p@example.com", codeFromURI(t, reg.URI, ts.clock.Now())[2:], nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
+	ts.Clock.Advance(time.Minute)
+	ts.authenticate(t, a, "p@example.com", codeFromURI(t, reg.URI, ts.Clock.Now())[2:], nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 }
 
 func TestTOTPLabelDefaults(t *testing.T) {
@@ -464,15 +365,15 @@ func TestTOTPSkew(t *testing.T) {
 			email := strings.ReplaceAll(tc.name, " ", "-") + "@example.com"
 			reg := ts.register(t, ts.emailUser(t, ts.def, email), nil)
 			// The last second of a step: the window is about steps, not seconds.
-			now := ts.clock.Now().Add(period - time.Second)
+			now := ts.Clock.Now().Add(period - time.Second)
 			code := codeFromURI(t, reg.URI, now.Add(tc.offset))
 			for _, near := range []time.Duration{-period, 0, period} {
 				if tc.status != http.StatusOK && code == codeFromURI(t, reg.URI, now.Add(near)) {
 					t.Skip("chance collision with an accepted step")
 				}
 			}
-			ts.clock.Set(now)
-			defer ts.clock.Set(totpEpoch)
+			ts.Clock.Set(now)
+			defer ts.Clock.Set(latchtest.Epoch)
 			r := ts.authenticate(t, ts.def, email, code, nil)
 			if tc.status == http.StatusOK {
 				r.expect(t, http.StatusOK, "")
@@ -486,16 +387,16 @@ func TestTOTPSkew(t *testing.T) {
 func TestTOTPReplay(t *testing.T) {
 	ts := totpSQLite(t)
 	reg := ts.register(t, ts.emailUser(t, ts.def, "r@example.com"), nil)
-	code := codeFromURI(t, reg.URI, ts.clock.Now())
+	code := codeFromURI(t, reg.URI, ts.Clock.Now())
 	ts.authenticate(t, ts.def, "r@example.com", code, nil).expect(t, http.StatusOK, "")
 	ts.authenticate(t, ts.def, "r@example.com", code, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	// Still refused later in the window (the code stays valid for ±1 step).
-	ts.clock.Advance(40 * time.Second)
+	ts.Clock.Advance(40 * time.Second)
 	ts.authenticate(t, ts.def, "r@example.com", code, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	// The next step's code works once, and then the older step cannot come back.
-	next := codeFromURI(t, reg.URI, ts.clock.Now())
+	next := codeFromURI(t, reg.URI, ts.Clock.Now())
 	ts.authenticate(t, ts.def, "r@example.com", next, nil).expect(t, http.StatusOK, "")
-	prev := codeFromURI(t, reg.URI, ts.clock.Now().Add(-30*time.Second))
+	prev := codeFromURI(t, reg.URI, ts.Clock.Now().Add(-30*time.Second))
 	if prev != next {
 		ts.authenticate(t, ts.def, "r@example.com", prev, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	}
@@ -503,16 +404,16 @@ func TestTOTPReplay(t *testing.T) {
 	for range 6 {
 		ts.authenticate(t, ts.def, "r@example.com", next, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	}
-	ts.clock.Advance(30 * time.Second)
-	ts.authenticate(t, ts.def, "r@example.com", codeFromURI(t, reg.URI, ts.clock.Now()), nil).expect(t, http.StatusOK, "")
+	ts.Clock.Advance(30 * time.Second)
+	ts.authenticate(t, ts.def, "r@example.com", codeFromURI(t, reg.URI, ts.Clock.Now()), nil).expect(t, http.StatusOK, "")
 }
 
 func TestTOTPAuthenticateErrors(t *testing.T) {
 	ts := totpSQLite(t)
 	reg := ts.register(t, ts.emailUser(t, ts.def, "w@example.com"), nil)
 	ts.emailUser(t, ts.def, "none@example.com")
-	good := codeFromURI(t, reg.URI, ts.clock.Now())
-	wrong := wrongCodeFor(t, reg.URI, ts.clock.Now())
+	good := codeFromURI(t, reg.URI, ts.Clock.Now())
+	wrong := wrongCodeFor(t, reg.URI, ts.Clock.Now())
 	for _, tc := range []struct {
 		name   string
 		body   map[string]any
@@ -547,7 +448,7 @@ func TestTOTPAuthenticateErrors(t *testing.T) {
 
 func (reg registration) userID(t testing.TB, ts *totpTS) string {
 	t.Helper()
-	row, err := ts.store.GetTOTP(context.Background(), reg.AuthenticatorID)
+	row, err := ts.Store.GetTOTP(context.Background(), reg.AuthenticatorID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,30 +479,30 @@ func TestTOTPLockout(t *testing.T) {
 	ts := totpSQLite(t)
 	a := ts.newApp(t, "lockout", app.Settings{OTPMaxAttempts: 3, LockoutMinutes: 10})
 	reg := ts.register(t, ts.emailUser(t, a, "l@example.com"), nil)
-	wrong := wrongCodeFor(t, reg.URI, ts.clock.Now())
+	wrong := wrongCodeFor(t, reg.URI, ts.Clock.Now())
 	for i := 1; i <= 2; i++ {
 		ts.authenticate(t, a, "l@example.com", wrong, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	}
 	ts.authenticate(t, a, "l@example.com", wrong, nil).expect(t, http.StatusForbidden, "auth_locked")
 	// Locked: even the right code is refused.
-	good := codeFromURI(t, reg.URI, ts.clock.Now())
+	good := codeFromURI(t, reg.URI, ts.Clock.Now())
 	ts.authenticate(t, a, "l@example.com", good, nil).expect(t, http.StatusForbidden, "auth_locked")
 	// The lock is per app: the same user's TOTP of another app is not locked.
 	u2 := ts.emailUser(t, ts.def, "other@example.com")
 	reg2 := ts.register(t, u2, nil)
-	ts.authenticate(t, ts.def, "other@example.com", codeFromURI(t, reg2.URI, ts.clock.Now()), nil).expect(t, http.StatusOK, "")
+	ts.authenticate(t, ts.def, "other@example.com", codeFromURI(t, reg2.URI, ts.Clock.Now()), nil).expect(t, http.StatusOK, "")
 
 	// The lock lasts LockoutMinutes.
-	ts.clock.Advance(10*time.Minute + time.Second)
-	good = codeFromURI(t, reg.URI, ts.clock.Now())
+	ts.Clock.Advance(10*time.Minute + time.Second)
+	good = codeFromURI(t, reg.URI, ts.Clock.Now())
 	ts.authenticate(t, a, "l@example.com", good, nil).expect(t, http.StatusOK, "")
 	// Success cleared the failures: two more wrong codes do not lock.
-	ts.clock.Advance(30 * time.Second)
-	wrong = wrongCodeFor(t, reg.URI, ts.clock.Now())
+	ts.Clock.Advance(30 * time.Second)
+	wrong = wrongCodeFor(t, reg.URI, ts.Clock.Now())
 	for range 2 {
 		ts.authenticate(t, a, "l@example.com", wrong, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	}
-	ts.authenticate(t, a, "l@example.com", codeFromURI(t, reg.URI, ts.clock.Now()), nil).expect(t, http.StatusOK, "")
+	ts.authenticate(t, a, "l@example.com", codeFromURI(t, reg.URI, ts.Clock.Now()), nil).expect(t, http.StatusOK, "")
 }
 
 func TestTOTPOverride(t *testing.T) {
@@ -614,12 +515,12 @@ func TestTOTPOverride(t *testing.T) {
 	if second.Secret == first.Secret || second.AuthenticatorID == first.AuthenticatorID {
 		t.Fatal("override returned the same secret")
 	}
-	now := ts.clock.Now()
+	now := ts.Clock.Now()
 	if codeFromURI(t, first.URI, now) != codeFromURI(t, second.URI, now) {
 		ts.authenticate(t, ts.def, "o@example.com", codeFromURI(t, first.URI, now), nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	}
 	ts.authenticate(t, ts.def, "o@example.com", codeFromURI(t, second.URI, now), nil).expect(t, http.StatusOK, "")
-	if row, _ := ts.store.GetTOTP(context.Background(), first.AuthenticatorID); row.RevokedAt.IsZero() {
+	if row, _ := ts.Store.GetTOTP(context.Background(), first.AuthenticatorID); row.RevokedAt.IsZero() {
 		t.Error("the overridden authenticator is not revoked")
 	}
 }
@@ -638,14 +539,14 @@ func TestTOTPLimit(t *testing.T) {
 	ts.call(t, u.token, "POST", "/cis/v1/users/me/totp", map[string]any{"allow_override": true}).expect(t, http.StatusConflict, "totp_limit_reached")
 	ts.call(t, u.token, "POST", "/cis/v1/users/me/totp/devices", map[string]any{"deviceType": "TOTP"}).expect(t, http.StatusConflict, "totp_limit_reached")
 	r := ts.call(t, u.token, "POST", "/cis/v1/users/me/totp/devices/"+dev["authId"].(string)+"/activate",
-		map[string]any{"otp": codeFromURI(t, dev["registrationUri"].(string), ts.clock.Now())})
+		map[string]any{"otp": codeFromURI(t, dev["registrationUri"].(string), ts.Clock.Now())})
 	v := r.expect(t, http.StatusConflict, "totp_limit_reached")
 	if v["status"] != "FAILED" {
 		t.Errorf("activation error without status FAILED: %s", r.body)
 	}
 	// The code is checked against every active authenticator.
-	ts.authenticate(t, a, "m@example.com", codeFromURI(t, one.URI, ts.clock.Now()), nil).expect(t, http.StatusOK, "")
-	ts.authenticate(t, a, "m@example.com", codeFromURI(t, two.URI, ts.clock.Now()), nil).expect(t, http.StatusOK, "")
+	ts.authenticate(t, a, "m@example.com", codeFromURI(t, one.URI, ts.Clock.Now()), nil).expect(t, http.StatusOK, "")
+	ts.authenticate(t, a, "m@example.com", codeFromURI(t, two.URI, ts.Clock.Now()), nil).expect(t, http.StatusOK, "")
 	// Revoking one makes room again.
 	ts.call(t, u.token, "POST", "/cis/v1/users/me/totp/revoke", map[string]any{"authenticator_id": one.AuthenticatorID}).expect(t, http.StatusOK, "")
 	ts.register(t, u, nil)
@@ -677,7 +578,7 @@ func TestTOTPRevoke(t *testing.T) {
 			t.Errorf("body %s", r.body)
 		}
 		ts.call(t, a.clientToken, "POST", path, map[string]any{"authenticator_id": drop.AuthenticatorID}).expect(t, http.StatusNotFound, "totp_not_registered")
-		now := ts.clock.Now()
+		now := ts.Clock.Now()
 		if codeFromURI(t, drop.URI, now) != codeFromURI(t, keep.URI, now) {
 			ts.authenticate(t, a, "rv@example.com", codeFromURI(t, drop.URI, now), nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 		}
@@ -722,7 +623,7 @@ func TestTOTPDevices(t *testing.T) {
 	}
 
 	// Pending: cannot log in.
-	code := codeFromURI(t, uri, ts.clock.Now())
+	code := codeFromURI(t, uri, ts.Clock.Now())
 	ts.authenticate(t, ts.def, "d@example.com", code, nil).expect(t, http.StatusNotFound, "totp_not_registered")
 	list := ts.call(t, u.token, "GET", "/cis/v1/users/me/totp/devices", nil)
 	if !strings.Contains(string(list.body), `"status":"pending"`) || strings.Contains(string(list.body), dev["secret"].(string)) {
@@ -730,7 +631,7 @@ func TestTOTPDevices(t *testing.T) {
 	}
 
 	activate := "/cis/v1/users/me/totp/devices/" + authID + "/activate"
-	wrong := ts.call(t, u.token, "POST", activate, map[string]any{"otp": wrongCodeFor(t, uri, ts.clock.Now())})
+	wrong := ts.call(t, u.token, "POST", activate, map[string]any{"otp": wrongCodeFor(t, uri, ts.Clock.Now())})
 	if v := wrong.expect(t, http.StatusBadRequest, "auth_invalid_credentials"); v["status"] != "FAILED" || v["message"] == "" {
 		t.Errorf("wrong code body: %s", wrong.body)
 	}
@@ -743,8 +644,8 @@ func TestTOTPDevices(t *testing.T) {
 	ts.call(t, u.token, "POST", activate, map[string]any{"otp": code}).expect(t, http.StatusConflict, "device_already_active")
 	// The activating code's step is spent; the next step logs in.
 	ts.authenticate(t, ts.def, "d@example.com", code, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
-	ts.clock.Advance(30 * time.Second)
-	ts.authenticate(t, ts.def, "d@example.com", codeFromURI(t, uri, ts.clock.Now()), nil).expect(t, http.StatusOK, "")
+	ts.Clock.Advance(30 * time.Second)
+	ts.authenticate(t, ts.def, "d@example.com", codeFromURI(t, uri, ts.Clock.Now()), nil).expect(t, http.StatusOK, "")
 
 	// The listing: active, with last use, no secret.
 	list = ts.call(t, u.token, "GET", "/cis/v1/users/me/totp/devices", nil)
@@ -756,7 +657,7 @@ func TestTOTPDevices(t *testing.T) {
 	}
 	d := got.Result[0]
 	if d["authId"] != authID || d["deviceName"] != "Mydevice" || d["status"] != "active" ||
-		d["created_at"] != float64(totpEpoch.UnixMilli()) || d["last_used_at"] != float64(ts.clock.Now().UnixMilli()) {
+		d["created_at"] != float64(latchtest.Epoch.UnixMilli()) || d["last_used_at"] != float64(ts.Clock.Now().UnixMilli()) {
 		t.Errorf("device %v", d)
 	}
 	for k := range d {
@@ -777,7 +678,7 @@ func TestTOTPDevices(t *testing.T) {
 
 	ts.call(t, u.token, "DELETE", "/cis/v1/users/me/totp/devices/"+authID, nil).expect(t, http.StatusNoContent, "")
 	ts.call(t, u.token, "DELETE", "/cis/v1/users/me/totp/devices/"+authID, nil).expect(t, http.StatusNotFound, "device_not_found")
-	ts.authenticate(t, ts.def, "d@example.com", codeFromURI(t, uri, ts.clock.Now().Add(30*time.Second)), nil).expect(t, http.StatusNotFound, "totp_not_registered")
+	ts.authenticate(t, ts.def, "d@example.com", codeFromURI(t, uri, ts.Clock.Now().Add(30*time.Second)), nil).expect(t, http.StatusNotFound, "totp_not_registered")
 
 	// Bad input names its field.
 	for _, tc := range []struct {
@@ -804,12 +705,12 @@ func TestTOTPDeviceExpires(t *testing.T) {
 			expect(t, http.StatusCreated, "")
 	}
 	late := create("late")
-	ts.clock.Advance(time.Minute)
+	ts.Clock.Advance(time.Minute)
 	onTime := create("on time")
-	ts.clock.Set(totpEpoch.Add(10*time.Minute + time.Second)) // late's 10 minutes are over; onTime has 59 s left
+	ts.Clock.Set(latchtest.Epoch.Add(10*time.Minute + time.Second)) // late's 10 minutes are over; onTime has 59 s left
 	activate := func(dev map[string]any) totpResp {
 		return ts.call(t, u.token, "POST", "/cis/v1/users/me/totp/devices/"+dev["authId"].(string)+"/activate",
-			map[string]any{"otp": codeFromURI(t, dev["registrationUri"].(string), ts.clock.Now())})
+			map[string]any{"otp": codeFromURI(t, dev["registrationUri"].(string), ts.Clock.Now())})
 	}
 	r := activate(late)
 	if v := r.expect(t, http.StatusNotFound, "device_not_found"); !strings.Contains(v["message"].(string), "expired") || v["status"] != "FAILED" {
@@ -872,14 +773,14 @@ func TestTOTPTransaction(t *testing.T) {
 			t.Fatalf("start reply %s", r.body)
 		}
 		// A wrong code neither signs nor consumes the challenge.
-		sign(wrongCodeFor(t, reg.URI, ts.clock.Now()), map[string]any{"challenge": ch}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
+		sign(wrongCodeFor(t, reg.URI, ts.Clock.Now()), map[string]any{"challenge": ch}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 		// A wrong challenge is refused without spending the code.
 		wrongCh := fmt.Sprintf("%06d", (atoi(ch)+1)%1_000_000)
-		msg := sign(codeFromURI(t, reg.URI, ts.clock.Now()), map[string]any{"challenge": wrongCh}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")["message"].(string)
+		msg := sign(codeFromURI(t, reg.URI, ts.Clock.Now()), map[string]any{"challenge": wrongCh}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")["message"].(string)
 		if !strings.Contains(msg, "expired or was not started") {
 			t.Errorf("message %q", msg)
 		}
-		c := idClaims(t, sign(codeFromURI(t, reg.URI, ts.clock.Now()), map[string]any{"challenge": ch}))
+		c := idClaims(t, sign(codeFromURI(t, reg.URI, ts.Clock.Now()), map[string]any{"challenge": ch}))
 		if !jsonEqual(c["approval_data"], data) {
 			t.Errorf("ID token approval_data %v, want %v", c["approval_data"], data)
 		}
@@ -887,46 +788,46 @@ func TestTOTPTransaction(t *testing.T) {
 			t.Errorf("amr %v", amr(c))
 		}
 		// The challenge is consumed: a fresh code cannot sign it again.
-		ts.clock.Advance(30 * time.Second)
-		sign(codeFromURI(t, reg.URI, ts.clock.Now()), map[string]any{"challenge": ch}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
-		sign(codeFromURI(t, reg.URI, ts.clock.Now()), nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
+		ts.Clock.Advance(30 * time.Second)
+		sign(codeFromURI(t, reg.URI, ts.Clock.Now()), map[string]any{"challenge": ch}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
+		sign(codeFromURI(t, reg.URI, ts.Clock.Now()), nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 	})
 
 	t.Run("newest challenge without the field", func(t *testing.T) {
-		ts.clock.Advance(30 * time.Second)
+		ts.Clock.Advance(30 * time.Second)
 		start(map[string]any{"n": 1.0}).expect(t, http.StatusOK, "")
 		start(map[string]any{"n": 2.0}).expect(t, http.StatusOK, "")
-		c := idClaims(t, sign(codeFromURI(t, reg.URI, ts.clock.Now()), nil))
+		c := idClaims(t, sign(codeFromURI(t, reg.URI, ts.Clock.Now()), nil))
 		if !jsonEqual(c["approval_data"], map[string]any{"n": 2.0}) {
 			t.Errorf("approval_data %v, want the newest transaction's", c["approval_data"])
 		}
 	})
 
 	t.Run("replayed code", func(t *testing.T) {
-		ts.clock.Advance(30 * time.Second)
-		code := codeFromURI(t, reg.URI, ts.clock.Now())
+		ts.Clock.Advance(30 * time.Second)
+		code := codeFromURI(t, reg.URI, ts.Clock.Now())
 		ts.authenticate(t, ts.def, "tx@example.com", code, nil).expect(t, http.StatusOK, "")
 		start(data).expect(t, http.StatusOK, "")
 		sign(code, nil).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 		// The refused replay left the challenge live.
-		ts.clock.Advance(30 * time.Second)
-		idClaims(t, sign(codeFromURI(t, reg.URI, ts.clock.Now()), nil))
+		ts.Clock.Advance(30 * time.Second)
+		idClaims(t, sign(codeFromURI(t, reg.URI, ts.Clock.Now()), nil))
 	})
 
 	t.Run("expired challenge", func(t *testing.T) {
-		ts.clock.Advance(30 * time.Second)
+		ts.Clock.Advance(30 * time.Second)
 		ch := start(data).expect(t, http.StatusOK, "")["challenge"].(string)
-		ts.clock.Advance(5*time.Minute + time.Second)
-		v := sign(codeFromURI(t, reg.URI, ts.clock.Now()), map[string]any{"challenge": ch}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
+		ts.Clock.Advance(5*time.Minute + time.Second)
+		v := sign(codeFromURI(t, reg.URI, ts.Clock.Now()), map[string]any{"challenge": ch}).expect(t, http.StatusBadRequest, "auth_invalid_credentials")
 		if !strings.Contains(v["message"].(string), "expired") {
 			t.Errorf("message %v", v["message"])
 		}
 	})
 
 	t.Run("plain authenticate carries no approval data", func(t *testing.T) {
-		ts.clock.Advance(30 * time.Second)
+		ts.Clock.Advance(30 * time.Second)
 		start(data).expect(t, http.StatusOK, "")
-		c := idClaims(t, ts.authenticate(t, ts.def, "tx@example.com", codeFromURI(t, reg.URI, ts.clock.Now()), map[string]any{"challenge": "123456"}))
+		c := idClaims(t, ts.authenticate(t, ts.def, "tx@example.com", codeFromURI(t, reg.URI, ts.Clock.Now()), map[string]any{"challenge": "123456"}))
 		if _, ok := c["approval_data"]; ok {
 			t.Errorf("plain TOTP login has approval_data: %v", c)
 		}
@@ -941,7 +842,7 @@ func TestTOTPConcurrentAuthenticate(t *testing.T) {
 			ts := newTOTPTestServer(t, e.DSN(t))
 			reg := ts.register(t, ts.emailUser(t, ts.def, "c@example.com"), nil)
 			for round := range 3 {
-				code := codeFromURI(t, reg.URI, ts.clock.Now())
+				code := codeFromURI(t, reg.URI, ts.Clock.Now())
 				statuses := make([]int, 20)
 				var wg sync.WaitGroup
 				for i := range statuses {
@@ -964,7 +865,7 @@ func TestTOTPConcurrentAuthenticate(t *testing.T) {
 				if ok != 1 || refused != 19 {
 					t.Fatalf("round %d: %d × 200 and %d × 400 (all: %v); want exactly one 200", round, ok, refused, statuses)
 				}
-				ts.clock.Advance(30 * time.Second)
+				ts.Clock.Advance(30 * time.Second)
 			}
 		})
 	}
@@ -994,7 +895,7 @@ func TestTOTPRoutesNeedTheirToken(t *testing.T) {
 		}
 	}
 	// A user token of an ended session is refused.
-	if err := ts.sessions.Logout(context.Background(), ts.def.app.ID, u.sessionID); err != nil {
+	if err := ts.Sessions.Logout(context.Background(), ts.def.app.ID, u.sessionID); err != nil {
 		t.Fatal(err)
 	}
 	ts.call(t, u.token, "POST", "/cis/v1/users/me/totp", map[string]any{}).expect(t, http.StatusUnauthorized, "")
@@ -1025,7 +926,7 @@ func TestTOTPBadBodies(t *testing.T) {
 		}
 	}
 	// Nothing was registered by any of them.
-	if list, _ := ts.store.ListTOTPs(context.Background(), ts.def.app.ID, u.user.ID); len(list) != 0 {
+	if list, _ := ts.Store.ListTOTPs(context.Background(), ts.def.app.ID, u.user.ID); len(list) != 0 {
 		t.Errorf("bad requests registered %d authenticators", len(list))
 	}
 }

@@ -1,4 +1,4 @@
-package httpapi
+package httpapi_test
 
 import (
 	"fmt"
@@ -18,12 +18,12 @@ type usersAPI struct {
 }
 
 func newUsersAPI(t *testing.T, ts *testServer) usersAPI {
-	return usersAPI{ts, ts.clientToken(t)}
+	return usersAPI{ts, ts.ClientToken(t)}
 }
 
 func (u usersAPI) call(t *testing.T, method, path string, body any) response {
 	t.Helper()
-	return u.authed(t, u.tok, method, path, body)
+	return u.Do(t, method, path, u.tok, body)
 }
 
 // result returns the "result" object of a 200/201 answer, failing on any other status.
@@ -33,7 +33,7 @@ func (u usersAPI) result(t *testing.T, r response, status int) map[string]any {
 		t.Fatalf("status %d, want %d (body %s)", r.Status, status, r.Body)
 	}
 	assertContentTypeJSON(t, r)
-	res, ok := r.JSON(t)["result"].(map[string]any)
+	res, ok := r.Object(t)["result"].(map[string]any)
 	if !ok {
 		t.Fatalf("no result object: %s", r.Body)
 	}
@@ -59,7 +59,7 @@ func assertUserNotFound(t *testing.T, r response) {
 		t.Fatalf("status %d, want 404 (body %s)", r.Status, r.Body)
 	}
 	assertContentTypeJSON(t, r)
-	b := r.JSON(t)
+	b := r.Object(t)
 	if b["error_code"] != "user_not_found" {
 		t.Errorf("error_code = %v, want user_not_found", b["error_code"])
 	}
@@ -135,7 +135,7 @@ func testCreateUser(t *testing.T, u usersAPI) {
 		t.Errorf("stored user = %+v", stored)
 	}
 	// The body has no top-level status field (the samples would read it as an HTTP status).
-	if _, ok := r.JSON(t)["status"]; ok {
+	if _, ok := r.Object(t)["status"]; ok {
 		t.Errorf("top-level status in %s", r.Body)
 	}
 
@@ -156,7 +156,7 @@ func assertConflict(t *testing.T, r response) {
 		t.Fatalf("status %d, want 409 (body %s)", r.Status, r.Body)
 	}
 	assertContentTypeJSON(t, r)
-	b := r.JSON(t)
+	b := r.Object(t)
 	if len(b) != 3 {
 		t.Errorf("409 body %s, want exactly {message, error_code, ts_error_code}", r.Body)
 	}
@@ -403,7 +403,7 @@ func (u usersAPI) list(t *testing.T, query string) listed {
 	if r.Status != http.StatusOK {
 		t.Fatalf("list %s: %d %s", query, r.Status, r.Body)
 	}
-	b := r.JSON(t)
+	b := r.Object(t)
 	var out listed
 	res, ok := b["result"].([]any)
 	if !ok {

@@ -1,15 +1,16 @@
-// Package latchtest starts the whole Latch HTTP stack for tests in any package: a real store (SQLite
-// file or PostgreSQL schema), real services wired as cmd/latch wires them, a fixed clock the test
-// controls, and a real HTTP server. It is test support only; production code never imports it.
+// Package latchtest starts a whole Latch node for tests in any package: node.New's assembly —
+// the one `latch serve` runs — on a real store (SQLite file or PostgreSQL schema), with a fixed
+// clock the test controls, behind a real HTTP server; and the requests tests send it. It is
+// test support only: production code never imports it, and it never wires a service itself.
 package latchtest
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,58 +21,43 @@ import (
 
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/clock"
+	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/internal/delivery"
-	"github.com/latch-auth/latch/internal/delivery/outbox"
-	"github.com/latch-auth/latch/internal/hosted"
-	"github.com/latch-auth/latch/internal/httpapi"
-	"github.com/latch-auth/latch/internal/magiclink"
-	"github.com/latch-auth/latch/internal/metrics"
-	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/secret"
-	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/store/sqlstore"
 	"github.com/latch-auth/latch/internal/store/storetest"
-	"github.com/latch-auth/latch/internal/token"
-	"github.com/latch-auth/latch/internal/user"
 )
 
 // Epoch is where every stack's clock starts.
 var Epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// Options change how a stack is built.
+// Options change how a stack is built; each is an option of node.New.
 type Options struct {
-	// Sender delivers messages; nil means the dev outbox in the stack's store (Router with both
-	// channels on the outbox).
+	// Sender delivers messages; nil means the dev outbox in the stack's store, as in dev mode.
 	Sender delivery.Sender
 	// Store reuses an existing store (another "node" on the same database) instead of opening dsn.
 	Store *sqlstore.DB
 	// Key is the encryption key; nil generates one. Nodes sharing a store must share the key.
 	Key []byte
-	// Configure, when set, runs on the API server before it starts (to add services).
-	Configure func(s *Stack)
+	// Issuer is the issuer of the stack's tokens; "" is its base URL.
+	Issuer string
+	// Clock is the stack's clock; nil starts a new one at Epoch. Nodes sharing a store may share
+	// a clock.
+	Clock *clock.Fixed
 }
 
-// Stack is one running Latch node.
+// Stack is one running Latch node (dev mode: the dev outbox and demo are served) and the
+// default application's client that tests call it with.
 type Stack struct {
-	URL          string // base URL and issuer
-	ClientID     string // the default app's first client
+	*node.Node
+	URL          string // base URL
+	ClientID     string // a client of the default app: its first on a fresh store, a new one on a shared store
 	ClientSecret string
 	App          app.App
 	Clock        *clock.Fixed
-	Store        *sqlstore.DB
-	Box          *secret.Box
 	Key          []byte
-	Keys         *token.KeyRing
-	Signer       *token.Signer
-	Apps         *app.Service
-	Users        *user.Service
-	Sessions     *session.Service
-	Codes        *otp.Codes
-	Metrics      *metrics.Metrics
-	Log          *slog.Logger
-	Sender       delivery.Sender
-	API          *httpapi.Server
 	HTTP         *httptest.Server
 	Client       *http.Client // does not follow redirects
 }
@@ -89,55 +75,29 @@ func Start(t testing.TB, dsn string, opts Options) *Stack {
 		key = make([]byte, secret.KeySize)
 		rand.Read(key)
 	}
-	box, err := secret.NewBox(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.NewFixed(Epoch)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	keys := token.NewKeyRing(db, box, clk, time.Duration(app.MaxTokenTTLSeconds)*time.Second, log)
-	if err := keys.EnsureKey(ctx); err != nil {
-		t.Fatalf("keys: %v", err)
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.NewFixed(Epoch)
 	}
 	hs := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + hs.Listener.Addr().String()
-	apps := app.NewService(db, box, clk)
-	_, def, creds, err := apps.Bootstrap(ctx, issuer+"/demo/callback")
+	t.Cleanup(hs.Close)
+	base := "http://" + hs.Listener.Addr().String()
+	n, err := node.New(ctx, &config.Config{Issuer: opts.Issuer}, node.Options{BaseURL: base, Clock: clk, Store: db, Key: key, Sender: opts.Sender})
 	if err != nil {
-		t.Fatalf("bootstrap: %v", err)
+		t.Fatalf("node: %v", err)
 	}
-	s := &Stack{URL: issuer, App: def, Clock: clk, Store: db, Box: box, Key: key, Keys: keys, Apps: apps, Log: log}
-	if creds != nil {
-		s.ClientID, s.ClientSecret = creds.ClientID, creds.ClientSecret
+	s := &Stack{Node: n, URL: base, App: n.DefaultApp, Clock: clk, Key: key}
+	if n.FirstClient != nil {
+		s.ClientID, s.ClientSecret = n.FirstClient.ClientID, n.FirstClient.ClientSecret
 	} else { // a second node on the same store: give it its own client of the default app
-		c, err := apps.CreateClient(ctx, def.ID, false)
+		c, err := n.Apps.CreateClient(ctx, n.DefaultApp.ID, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.ClientID, s.ClientSecret = c.ClientID, c.ClientSecret
 	}
-	s.Sender = opts.Sender
-	if s.Sender == nil {
-		box := outbox.New(outbox.Rows{Outbox: db}, clk.Now)
-		s.Sender = delivery.Router{Email: box, SMS: box}
-	}
-	s.Metrics = metrics.New()
-	s.Signer = &token.Signer{Ring: keys, Issuer: issuer, Clock: clk}
-	s.Users = user.NewService(db, clk, apps.TenantID)
-	s.Sessions = session.NewService(db, s.Signer, box, clk, log)
-	s.Codes = otp.NewCodes(db, box, clk, rand.Reader, log, s.Metrics)
-	s.API = &httpapi.Server{Log: log, Metrics: s.Metrics, Store: db, Apps: apps, Users: s.Users, Tokens: s.Signer, Keys: keys,
-		Issuer: issuer, Sessions: s.Sessions, Dev: true,
-		OTP:    &otp.Flow{Codes: s.Codes, Users: s.Users, Sessions: s.Sessions, Sender: s.Sender, Metrics: s.Metrics, Log: log},
-		Links:  &magiclink.Flow{Codes: s.Codes, Users: s.Users, Sessions: s.Sessions, Sender: s.Sender, Metrics: s.Metrics, Log: log, Issuer: issuer},
-		Hosted: &hosted.Flow{Codes: s.Codes, Users: s.Users, Sessions: s.Sessions, Sender: s.Sender, Metrics: s.Metrics, Log: log, Issuer: issuer},
-	}
-	if opts.Configure != nil {
-		opts.Configure(s)
-	}
-	hs.Config.Handler = s.API.Handler()
+	hs.Config.Handler = n.Handler
 	hs.Start()
-	t.Cleanup(hs.Close)
 	s.HTTP = hs
 	s.Client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return s
@@ -157,14 +117,25 @@ func (r Response) JSON() map[string]any {
 	return m
 }
 
+// Object decodes the body as a JSON object, failing the test when it is not one.
+func (r Response) Object(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil || m == nil {
+		t.Fatalf("body is not a JSON object (status %d): %v: %q", r.Status, err, r.Body)
+	}
+	return m
+}
+
 // String returns a JSON field as a string ("" when absent).
 func (r Response) String(field string) string {
 	s, _ := r.JSON()[field].(string)
 	return s
 }
 
-// Do sends a request with an optional bearer token and JSON body (any value, or a string/[]byte sent raw).
-func (s *Stack) Do(t testing.TB, method, path, bearer string, body any) Response {
+// Do sends a request with an optional bearer token and JSON body (any value, or a string/[]byte
+// sent raw). Header pairs are name, value, ... A path that does not start with "/" is a full URL.
+func (s *Stack) Do(t testing.TB, method, path, bearer string, body any, headers ...string) Response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -194,16 +165,14 @@ func (s *Stack) Do(t testing.TB, method, path, bearer string, body any) Response
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := s.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return s.Send(t, req)
 }
 
-// Form posts a form to path with optional HTTP Basic credentials.
+// Form posts a form to path with optional HTTP Basic credentials (URL-encoded, as RFC 6749
+// §2.3.1 and golang.org/x/oauth2 encode them).
 func (s *Stack) Form(t testing.TB, path string, form url.Values, basicID, basicSecret string) Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
@@ -214,12 +183,21 @@ func (s *Stack) Form(t testing.TB, path string, form url.Values, basicID, basicS
 	if basicID != "" {
 		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
 	}
+	return s.Send(t, req)
+}
+
+// Send sends req with the stack's client and reads the whole answer.
+func (s *Stack) Send(t testing.TB, req *http.Request) Response {
+	t.Helper()
 	resp, err := s.Client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
 }
 
@@ -253,6 +231,25 @@ func (s *Stack) Outbox(t testing.TB, to string) []store.OutboxMessage {
 		t.Fatal(err)
 	}
 	return msgs
+}
+
+// Claims decodes the payload of a compact JWT without checking its signature (the tests of the
+// token package check signatures), failing the test when it is not a JWT.
+func Claims(t testing.TB, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatalf("JWT payload: %v", err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("JWT payload: %v", err)
+	}
+	return c
 }
 
 // Concurrently sends every request at once (released together) and returns their statuses; a

@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"log"
 	"mime"
 	"mime/multipart"
 	"net"
 	netmail "net/mail"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/latch-auth/latch/internal/latchtest/smtptest"
 )
 
 // Mailbox is an in-process SMTP server on 127.0.0.1 (github.com/emersion/go-smtp) that keeps
@@ -46,32 +45,8 @@ func StartMailbox(t testing.TB) *Mailbox {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	mb.Host, mb.Port = ServeSMTP(t, srv, l)
+	mb.Host, mb.Port = smtptest.Serve(t, srv, l)
 	return mb
-}
-
-// ServeSMTP serves srv on l until the test ends, and returns l's host and port. It sets what
-// every test server wants (domain localhost, 10 s timeouts, no error log); the caller sets the
-// rest (TLS, auth) before.
-func ServeSMTP(t testing.TB, srv *gosmtp.Server, l net.Listener) (host string, port int) {
-	t.Helper()
-	srv.Domain = "localhost"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	h, p, _ := net.SplitHostPort(l.Addr().String())
-	port, _ = strconv.Atoi(p)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(l)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		_ = l.Close() // Serve may not have registered l with srv yet
-		<-done
-	})
-	return h, port
 }
 
 // Messages returns the accepted messages, oldest first.

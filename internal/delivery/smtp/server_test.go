@@ -18,7 +18,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
-	"github.com/latch-auth/latch/internal/latchtest"
+	"github.com/latch-auth/latch/internal/latchtest/smtptest"
 )
 
 // testServerOptions shapes the in-process SMTP server.
@@ -72,7 +72,7 @@ func startServer(t *testing.T, opts testServerOptions) *testServer {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	ts.host, ts.port = latchtest.ServeSMTP(t, srv, l)
+	ts.host, ts.port = smtptest.Serve(t, srv, l)
 	return ts
 }
 

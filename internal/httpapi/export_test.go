@@ -1,0 +1,36 @@
+package httpapi
+
+import "net/http"
+
+// AuthKind is the kind of Bearer token a route requires, for the external tests.
+type AuthKind = authKind
+
+// The auth kinds of the route table.
+const (
+	AuthNone   = authNone
+	AuthClient = authClient
+	AuthUser   = authUser
+)
+
+// Route is one row of the route table without its handler.
+type Route struct {
+	Pattern string
+	Auth    AuthKind
+}
+
+// Routes lists the route table of s.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.routes() {
+		out = append(out, Route{Pattern: r.pattern, Auth: r.auth})
+	}
+	return out
+}
+
+// Authenticate is the bearer middleware for a route of kind.
+func (s *Server) Authenticate(kind AuthKind, next http.Handler) http.Handler {
+	return s.authenticate(kind, next)
+}
+
+// OpenAPIDoc is the embedded openapi.yaml.
+var OpenAPIDoc = openapiDoc
