@@ -34,17 +34,7 @@ func (s *Server) hostedValidate(kind string) http.HandlerFunc {
 // hostedRedirect serves result URIs and emailed links: 302 to the app's redirect_uri.
 func (s *Server) hostedRedirect(w http.ResponseWriter, r *http.Request) {
 	target, ok, err := s.Hosted.Redirect(r.Context(), s.Apps.App, r.URL.Query().Get("code"))
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if !ok {
-		writeError(w, r, apierr.New(http.StatusBadRequest, "invalid_code", "This link is invalid or has expired"))
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, target, http.StatusFound)
+	redirect(w, r, target, ok, err, "invalid_code")
 }
 
 // exchangeRequest is ApiTokenExchangeRequestInput.

@@ -20,8 +20,15 @@ func (s *Server) callerApp(r *http.Request) (app.App, string, error) {
 	return a, p.Claims.ClientID, nil
 }
 
-// serve decodes a JSON body into req, calls fn with the caller's app, and writes the result.
+// serveJSON decodes a JSON body into req, calls fn with the caller's app and client id, and
+// writes the result with 200.
 func serveJSON[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Request, fn func(a app.App, clientID string, req Req) (Resp, error)) {
+	serveStatus(s, w, r, http.StatusOK, fn)
+}
+
+// serveStatus decodes a JSON body into req, calls fn with the caller's app and client id, and
+// writes the result with status.
+func serveStatus[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Request, status int, fn func(a app.App, clientID string, req Req) (Resp, error)) {
 	var req Req
 	if err := decode(r, &req); err != nil {
 		writeError(w, r, err)
@@ -37,7 +44,7 @@ func serveJSON[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Requ
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, status, resp)
 }
 
 func (s *Server) otpSend(w http.ResponseWriter, r *http.Request) {
@@ -66,12 +73,18 @@ func (s *Server) linkAuthenticate(w http.ResponseWriter, r *http.Request) {
 // consumes nothing, so a mail scanner's prefetch does not burn the link.
 func (s *Server) linkRedirect(w http.ResponseWriter, r *http.Request) {
 	target, ok, err := s.Links.Redirect(r.Context(), r.URL.Query().Get("code"))
+	redirect(w, r, target, ok, err, "400")
+}
+
+// redirect answers a GET of a sign-in link or result URI: 302 to target, cached nowhere and with
+// no Referer to carry the code on; or, when the code cannot be used (!ok), a 400 with code.
+func redirect(w http.ResponseWriter, r *http.Request, target string, ok bool, err error, code string) {
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	if !ok {
-		writeError(w, r, apierr.New(http.StatusBadRequest, "400", "This link is invalid or has expired"))
+		writeError(w, r, apierr.New(http.StatusBadRequest, code, "This link is invalid or has expired"))
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

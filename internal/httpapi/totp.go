@@ -12,22 +12,7 @@ import (
 // serveUser decodes a JSON body into req, calls fn with the app and user of the bearer's user
 // access token, and writes the result with status.
 func serveUser[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Request, status int, fn func(a app.App, userID string, req Req) (Resp, error)) {
-	var req Req
-	if err := decode(r, &req); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	a, _, err := s.callerApp(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	resp, err := fn(a, principal(r).Claims.Subject, req)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	writeJSON(w, status, resp)
+	serveStatus(s, w, r, status, func(a app.App, _ string, req Req) (Resp, error) { return fn(a, principal(r).Claims.Subject, req) })
 }
 
 func (s *Server) totpRegister(w http.ResponseWriter, r *http.Request) {
