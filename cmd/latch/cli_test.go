@@ -60,7 +60,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 // change what is tested. It must run before any command is built.
 func cliEnv(t *testing.T) {
 	for _, v := range []string{"LATCH_ENCRYPTION_KEY", "LATCH_PROD", "LATCH_DATABASE", "LATCH_DATA_DIR", "LATCH_ADDR", "LATCH_ISSUER",
-		"LATCH_SMTP_HOST", "LATCH_TWILIO_ACCOUNT_SID", "LATCH_SMS_WEBHOOK_URL", "LATCH_PPROF"} {
+		"LATCH_SMTP_HOST", "LATCH_TWILIO_ACCOUNT_SID", "LATCH_SMS_WEBHOOK_URL", "LATCH_PPROF", "LATCH_DEV"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}

@@ -73,6 +73,9 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 		ln.Close()
 		return err
 	}
+	if cfg.DevOnNetwork() {
+		log.Warn("dev mode on a non-loopback address (--dev): whoever reaches it reads every code at /dev/outbox", "addr", addr)
+	}
 	srv := &http.Server{
 		Handler:           n.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -131,6 +134,9 @@ func banner(ctx context.Context, out io.Writer, cfg *config.Config, n *node.Node
 	if cfg.Dev() {
 		fmt.Fprintf(out, "  outbox:    %s/dev/outbox\n", base)
 		fmt.Fprintf(out, "  demo:      %s/demo\n", base)
+	}
+	if cfg.DevOnNetwork() {
+		fmt.Fprintf(out, "  WARNING:   dev mode on %s (--dev): anyone who can reach this address reads every code at /dev/outbox\n", addr)
 	}
 	if n.KeyGenerated {
 		fmt.Fprintf(out, "  encryption key generated in %s (set LATCH_ENCRYPTION_KEY in production)\n", filepath.Join(cfg.DataDir, "encryption.key"))

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// sqliteSetup is the SQLite engine's CLI setup in a fresh data directory.
+func sqliteSetup(t *testing.T) engineSetup {
+	t.Helper()
+	return engines()[0].setup(t)
+}
+
+// getJSON decodes the JSON object a GET of url answers.
+func getJSON(t *testing.T, url string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// TestDevModeOnlyOnLoopback: without a delivery provider, `latch serve` on an address other
+// machines reach refuses to start, saying why in one line; --dev (LATCH_DEV=1) forces it with a
+// warning. The default issuer of a wildcard address is http://localhost:PORT.
+func TestDevModeOnlyOnLoopback(t *testing.T) {
+	cliEnv(t)
+	e := sqliteSetup(t)
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		t.Run("refused_"+addr, func(t *testing.T) {
+			out, err := serveErr(t, serveConfig(t, e, "--addr", addr))
+			if err == nil {
+				t.Fatal("dev mode started on a wildcard address")
+			}
+			if msg := err.Error(); !strings.Contains(msg, "loopback") || !strings.Contains(msg, "--dev") || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line saying why (loopback) and how to force it (--dev)", msg)
+			}
+			if strings.Contains(out, "client_secret") {
+				t.Errorf("a refused start printed a secret: %q", out)
+			}
+		})
+	}
+	check := func(t *testing.T, rs *running) {
+		t.Helper()
+		_, port, _ := net.SplitHostPort(rs.addr)
+		issuer := "http://localhost:" + port
+		if !strings.Contains(rs.out, "WARNING") || !strings.Contains(rs.out, "--dev") {
+			t.Errorf("forced dev mode prints no warning:\n%s", rs.out)
+		}
+		if !strings.Contains(rs.out, "issuer:    "+issuer+"\n") {
+			t.Errorf("banner issuer is not %s:\n%s", issuer, rs.out)
+		}
+		local := "http://127.0.0.1:" + port
+		if status, doc := getJSON(t, local+"/.well-known/openid-configuration"); status != 200 || doc["issuer"] != issuer {
+			t.Errorf("discovery: %d issuer %v, want %s", status, doc["issuer"], issuer)
+		}
+		if status, _ := getJSON(t, local+"/healthz"); status != 200 {
+			t.Errorf("healthz: %d", status)
+		}
+		resp, err := http.Get(local + "/dev/outbox.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("forced dev mode serves no outbox: %d", resp.StatusCode)
+		}
+	}
+	t.Run("forced_with_--dev", func(t *testing.T) {
+		check(t, startServe(t, serveConfig(t, sqliteSetup(t), "--addr", "0.0.0.0:0", "--dev")))
+	})
+	t.Run("forced_with_LATCH_DEV", func(t *testing.T) {
+		t.Setenv("LATCH_DEV", "1")
+		check(t, startServe(t, serveConfig(t, sqliteSetup(t), "--addr", "0.0.0.0:0")))
+	})
+}
