@@ -173,23 +173,30 @@ func firstOperatorClient(ctx context.Context, n *node.Node) string {
 	return ""
 }
 
+// servePprof serves pprofHandler on addr (a loopback address) until ctx ends.
 func servePprof(ctx context.Context, addr string, log *slog.Logger) {
 	// Sample contention too, so /debug/pprof/mutex and /debug/pprof/block show where requests
 	// wait (the SQLite writer, the pools), not only where they spend CPU.
 	runtime.SetMutexProfileFraction(20)
 	runtime.SetBlockProfileRate(int(20 * time.Microsecond))
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: pprofHandler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Close() }()
 	log.Info("pprof listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("pprof", "err", err)
 	}
+}
+
+// pprofHandler serves net/http/pprof's profiles, but not /debug/pprof/cmdline: the command line
+// may carry --encryption-key or --smtp-password.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.Handle("/debug/pprof/cmdline", http.NotFoundHandler())
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // janitor deletes expired codes, sessions, refresh tokens, challenges and finished lockouts every

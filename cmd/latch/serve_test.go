@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -80,4 +83,28 @@ func TestDevModeOnlyOnLoopback(t *testing.T) {
 		t.Setenv("LATCH_DEV", "1")
 		check(t, startServe(t, serveConfig(t, sqliteSetup(t), "--addr", "0.0.0.0:0")))
 	})
+}
+
+// TestPprofHidesTheCommandLine: the command line may carry --encryption-key or --smtp-password,
+// so the pprof server answers /debug/pprof/cmdline with a 404; the profiles are still served.
+func TestPprofHidesTheCommandLine(t *testing.T) {
+	srv := httptest.NewServer(pprofHandler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("/debug/pprof/cmdline"); status != http.StatusNotFound || strings.Contains(body, os.Args[0]) {
+		t.Errorf("/debug/pprof/cmdline = %d %q, want 404 without the command line", status, body)
+	}
+	for _, p := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/symbol"} {
+		if status, _ := get(p); status != http.StatusOK {
+			t.Errorf("%s = %d, want 200", p, status)
+		}
+	}
 }
