@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -116,7 +117,8 @@ func serve(ctx context.Context, cfg *config.Config, out io.Writer, ready chan<- 
 }
 
 // banner prints where the node listens, what it runs on, and the default application. The
-// first start shows the default client's secret, once.
+// first start shows the default client's secret once: on stdout in dev mode, in a private file
+// of the data directory in production (stdout ends up in journald and log collectors).
 func banner(ctx context.Context, out io.Writer, cfg *config.Config, n *node.Node, addr string) error {
 	base := cfg.BaseURL()
 	mode := "dev (dev outbox and demo on; use --prod in production)"
@@ -145,6 +147,13 @@ func banner(ctx context.Context, out io.Writer, cfg *config.Config, n *node.Node
 	fmt.Fprintf(out, "  app:       %s (%s)\n", n.DefaultApp.Name, n.DefaultApp.ID)
 	creds := n.FirstClient
 	switch {
+	case creds != nil && cfg.Prod:
+		path, err := writeFirstClient(cfg.DataDir, *creds)
+		if err != nil {
+			return fmt.Errorf("first start: %w (the secret is lost: `latch client create --app %s` makes another client)", err, creds.AppID)
+		}
+		fmt.Fprintf(out, "\nFirst start: created the %q application and its client %s. Its secret is in %s (mode 0600),\n", n.DefaultApp.Name, creds.ClientID, path)
+		fmt.Fprintf(out, "shown nowhere else: store it, then delete the file.\n\n")
 	case creds != nil:
 		fmt.Fprintf(out, "\nFirst start: created the %q application and its client. The secret is shown only now:\n", n.DefaultApp.Name)
 		fmt.Fprintf(out, "  client_id:     %s\n  client_secret: %s\n", creds.ClientID, creds.ClientSecret)
@@ -171,6 +180,35 @@ func firstOperatorClient(ctx context.Context, n *node.Node) string {
 		}
 	}
 	return ""
+}
+
+// firstClientFile is the name, in the data directory, of the file that receives the first
+// client's credentials in production.
+const firstClientFile = "first-client.json"
+
+// writeFirstClient writes creds as JSON ({app_id, client_id, client_secret}, as `latch app create
+// --json` prints them) to a new file of mode 0600 in dir, replacing any older one, and returns
+// its path.
+func writeFirstClient(dir string, creds app.Credentials) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, firstClientFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	err = json.NewEncoder(f).Encode(creds)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
 }
 
 // servePprof serves pprofHandler on addr (a loopback address) until ctx ends.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -106,5 +109,56 @@ func TestPprofHidesTheCommandLine(t *testing.T) {
 		if status, _ := get(p); status != http.StatusOK {
 			t.Errorf("%s = %d, want 200", p, status)
 		}
+	}
+}
+
+// TestProdFirstClientSecretInAPrivateFile: with --prod the first start writes the default
+// client's credentials to a file of mode 0600 in the data directory and prints its path, never
+// the secret (stdout ends up in journald and log collectors).
+func TestProdFirstClientSecretInAPrivateFile(t *testing.T) {
+	cliEnv(t)
+	for _, eng := range engines() {
+		t.Run(eng.name, func(t *testing.T) {
+			e := eng.setup(t)
+			key := make([]byte, 32)
+			rand.Read(key)
+			prod := []string{"--prod", "--encryption-key", hex.EncodeToString(key), "--smtp-host", "127.0.0.1", "--smtp-port", "1",
+				"--smtp-from", "latch@example.com", "--smtp-tls", "none"}
+			first := startServe(t, serveConfig(t, e, prod...))
+			path := filepath.Join(e.dataDir, "first-client.json")
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatalf("no credentials file: %v\n%s", err, first.out)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode %v, want 0600", path, fi.Mode().Perm())
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var creds map[string]string
+			if err := json.Unmarshal(raw, &creds); err != nil || creds["client_id"] == "" || creds["client_secret"] == "" || creds["app_id"] == "" {
+				t.Fatalf("credentials file %q: %v", raw, err)
+			}
+			if strings.Contains(first.out, creds["client_secret"]) || secretLine.MatchString(first.out) {
+				t.Errorf("the secret is on stdout:\n%s", first.out)
+			}
+			if !strings.Contains(first.out, path) || !strings.Contains(first.out, creds["client_id"]) {
+				t.Errorf("stdout does not name the file %s and the client:\n%s", path, first.out)
+			}
+			mustGrant(t, http.DefaultClient, first.addr, creds["client_id"], creds["client_secret"])
+			if err := first.stop(t); err != nil {
+				t.Fatal(err)
+			}
+
+			later := startServe(t, serveConfig(t, e, prod...))
+			if strings.Contains(later.out, creds["client_secret"]) || strings.Contains(later.out, path) {
+				t.Errorf("a later start shows the secret or the file again:\n%s", later.out)
+			}
+			if again, _ := os.ReadFile(path); string(again) != string(raw) {
+				t.Errorf("a later start rewrote %s", path)
+			}
+		})
 	}
 }
