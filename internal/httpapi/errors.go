@@ -21,10 +21,18 @@ func (e *apiError) Error() string { return e.message }
 
 // writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// jsonHeaders labels a JSON answer: no cache may keep it (tokens, codes, user data, and keys
+// that rotate), and no browser may read it as anything but JSON.
+func jsonHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 // writeError maps err to its Mosaic body. Anything that is not an *apierr.Error is a bug: it is

@@ -28,6 +28,9 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b)
 		}
 		w.Header().Set("X-Request-Id", id)
+		// No answer is to be sniffed into another type than it says (a JSON error that echoes a
+		// path must never run as HTML): pages, metrics and the mux's own answers included.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		ctx := context.WithValue(r.Context(), loggerKey{}, s.Log.With("request_id", id))
 		r = r.WithContext(ctx)
 		if r.Body != nil {

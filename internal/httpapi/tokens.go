@@ -128,8 +128,7 @@ func basicAuth(r *http.Request) (string, string, bool) {
 }
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	jsonHeaders(w)
 	w.Write(s.Keys.JWKS())
 }
 
