@@ -109,6 +109,8 @@ func jsonRoutes(userID string) []jsonRoute {
 		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/totp/transaction/start"),
 		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/totp/transaction/authenticate"),
 		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/totp/revoke"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/totp/recovery-codes"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/totp/recovery/authenticate"),
 		bodyShapeOnly(httpapi.AuthClient, "POST /cis/v1/users/{userId}/totp/revoke", "/cis/v1/users/"+userID+"/totp/revoke"),
 		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/totp/devices"),
 		bodyShapeOnly(httpapi.AuthUser, "POST /cis/v1/users/me/totp/devices/{authId}/activate", "/cis/v1/users/me/totp/devices/dev1/activate"),

@@ -48,6 +48,9 @@ func (s *Server) routes() []route {
 		{"POST /cis/v1/auth/totp/transaction/authenticate", authClient, h(s.totpTransactionAuthenticate)},
 		{"POST /cis/v1/users/me/totp/revoke", authUser, h(s.totpRevokeMine)},
 		{"POST /cis/v1/users/{userId}/totp/revoke", authClient, h(s.totpRevokeUser)},
+		{"POST /cis/v1/users/me/totp/recovery-codes", authUser, h(s.recoveryGenerate)},
+		{"GET /cis/v1/users/me/totp/recovery-codes", authUser, h(s.recoveryRemaining)},
+		{"POST /cis/v1/auth/totp/recovery/authenticate", authClient, h(s.recoveryAuthenticate)},
 
 		// TOTP devices (seed 001): pairing
 		{"POST /cis/v1/users/me/totp/devices", authUser, h(s.totpCreateDevice)},

@@ -15,9 +15,42 @@ func serveUser[Req any, Resp any](s *Server, w http.ResponseWriter, r *http.Requ
 	serveStatus(s, w, r, status, func(a app.App, _ string, req Req) (Resp, error) { return fn(a, principal(r).Claims.Subject, req) })
 }
 
+// actor is the user of the bearer's user access token, as the TOTP service's second-factor rule
+// knows them: by the token's session.
+func actor(r *http.Request) totp.Actor { return totp.UserActor(principal(r).Claims.SessionID) }
+
 func (s *Server) totpRegister(w http.ResponseWriter, r *http.Request) {
 	serveUser(s, w, r, http.StatusCreated, func(a app.App, userID string, req totp.RegisterRequest) (totp.Registration, error) {
-		return s.TOTP.Register(r.Context(), a, userID, req)
+		return s.TOTP.Register(r.Context(), a, userID, actor(r), req)
+	})
+}
+
+// recoveryRequest is the (empty) body of recovery code generation.
+type recoveryRequest struct{}
+
+func (s *Server) recoveryGenerate(w http.ResponseWriter, r *http.Request) {
+	serveUser(s, w, r, http.StatusCreated, func(a app.App, userID string, _ recoveryRequest) (totp.RecoveryCodes, error) {
+		return s.TOTP.GenerateRecoveryCodes(r.Context(), a, userID, actor(r))
+	})
+}
+
+func (s *Server) recoveryRemaining(w http.ResponseWriter, r *http.Request) {
+	a, _, err := s.callerApp(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	n, err := s.TOTP.RemainingRecoveryCodes(r.Context(), a, principal(r).Claims.Subject)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) recoveryAuthenticate(w http.ResponseWriter, r *http.Request) {
+	serveJSON(s, w, r, func(a app.App, clientID string, req totp.RecoveryAuthenticateRequest) (any, error) {
+		return s.TOTP.AuthenticateRecovery(r.Context(), a, clientID, req)
 	})
 }
 
@@ -42,20 +75,20 @@ func (s *Server) totpTransactionAuthenticate(w http.ResponseWriter, r *http.Requ
 
 func (s *Server) totpRevokeMine(w http.ResponseWriter, r *http.Request) {
 	serveUser(s, w, r, http.StatusOK, func(a app.App, userID string, req totp.RevokeRequest) (totp.Revoked, error) {
-		return s.TOTP.Revoke(r.Context(), a, userID, req)
+		return s.TOTP.Revoke(r.Context(), a, userID, actor(r), req)
 	})
 }
 
 // totpRevokeUser is the management revoke: a client token revokes a user's TOTPs in its app.
 func (s *Server) totpRevokeUser(w http.ResponseWriter, r *http.Request) {
 	serveJSON(s, w, r, func(a app.App, _ string, req totp.RevokeRequest) (any, error) {
-		return s.TOTP.Revoke(r.Context(), a, r.PathValue("userId"), req)
+		return s.TOTP.Revoke(r.Context(), a, r.PathValue("userId"), totp.OperatorActor(), req)
 	})
 }
 
 func (s *Server) totpCreateDevice(w http.ResponseWriter, r *http.Request) {
 	serveUser(s, w, r, http.StatusCreated, func(a app.App, userID string, req totp.CreateDeviceRequest) (totp.DeviceCreated, error) {
-		return s.TOTP.CreateDevice(r.Context(), a, userID, req)
+		return s.TOTP.CreateDevice(r.Context(), a, userID, actor(r), req)
 	})
 }
 
@@ -84,7 +117,7 @@ func (s *Server) totpActivateDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp totp.DeviceActivated
 	if err == nil {
-		resp, err = s.TOTP.ActivateDevice(r.Context(), a, principal(r).Claims.Subject, r.PathValue("authId"), req)
+		resp, err = s.TOTP.ActivateDevice(r.Context(), a, principal(r).Claims.Subject, actor(r), r.PathValue("authId"), req)
 	}
 	var ae *apierr.Error
 	switch {
@@ -103,7 +136,7 @@ func (s *Server) totpDeleteDevice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.TOTP.DeleteDevice(r.Context(), a, principal(r).Claims.Subject, r.PathValue("authId")); err != nil {
+	if err := s.TOTP.DeleteDevice(r.Context(), a, principal(r).Claims.Subject, actor(r), r.PathValue("authId")); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -115,8 +115,10 @@ func (ts *totpTS) newApp(t testing.TB, name string, s app.Settings) totpApp {
 	return ts.appFor(t, creds.AppID, creds.ClientID, creds.ClientSecret)
 }
 
-// newUser creates a user and logs them in to a (by an email code, as the OTP flow would) to get
-// a user access token.
+// newUser creates a user and logs them in to a with two factors (an email code, then a second
+// factor joined to that session, as the OTP and TOTP flows would) to get a user access token
+// that may change the user's second factors (product.md: a second factor is protected by a
+// second factor; internal/totp's TestSecondFactorIsProtectedByASecondFactor tests that rule).
 func (ts *totpTS) newUser(t testing.TB, a totpApp, in user.Input) totpUser {
 	t.Helper()
 	ctx := context.Background()
@@ -127,6 +129,10 @@ func (ts *totpTS) newUser(t testing.TB, a totpApp, in user.Input) totpUser {
 	tok, err := ts.Sessions.Complete(ctx, session.Login{App: a.app, ClientID: a.clientID, User: u, Method: "eotp"})
 	if err != nil {
 		t.Fatalf("login: %v", err)
+	}
+	tok, err = ts.Sessions.Complete(ctx, session.Login{App: a.app, ClientID: a.clientID, User: u, Method: "totp", SessionID: tok.SessionID})
+	if err != nil {
+		t.Fatalf("second factor: %v", err)
 	}
 	return totpUser{user: u, token: tok.AccessToken, sessionID: tok.SessionID}
 }

@@ -47,15 +47,19 @@ func randomString(r io.Reader, n int) string {
 }
 
 // NumericCode returns a uniformly random string of n decimal digits read from r.
-func NumericCode(r io.Reader, n int) (string, error) {
-	max := big.NewInt(10)
+func NumericCode(r io.Reader, n int) (string, error) { return RandomString(r, "0123456789", n) }
+
+// RandomString returns n characters drawn uniformly from alphabet (single-byte characters)
+// with randomness read from r.
+func RandomString(r io.Reader, alphabet string, n int) (string, error) {
+	max := big.NewInt(int64(len(alphabet)))
 	out := make([]byte, n)
 	for i := range out {
 		d, err := rand.Int(r, max)
 		if err != nil {
 			return "", err
 		}
-		out[i] = byte('0' + d.Int64())
+		out[i] = alphabet[d.Int64()]
 	}
 	return string(out), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/latch-auth/latch/internal/apierr"
@@ -82,6 +83,33 @@ func (s *Service) Logout(ctx context.Context, appID, sessionID string) error {
 		s.log.Info("logout", "session_id", sessionID)
 	}
 	return err
+}
+
+// secondFactors are the amr values that show a session holds a second factor.
+var secondFactors = []string{"totp", "rc", "mfa"}
+
+// HasSecondFactor reports whether a session is live and was signed in with a second factor (its
+// amr has totp, rc or mfa): what changing a user's second factors asks of a user token.
+func (s *Service) HasSecondFactor(ctx context.Context, sessionID string) (bool, error) {
+	if sessionID == "" {
+		return false, nil
+	}
+	sess, err := s.store.GetSession(ctx, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("get session: %w", err)
+	}
+	if !live(sess, s.clock.Now()) {
+		return false, nil
+	}
+	for _, m := range sess.AMR {
+		if slices.Contains(secondFactors, m) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // SessionActive reports whether a session is live; the bearer middleware asks it for user tokens.

@@ -73,8 +73,8 @@ type RecoveryCodes interface {
 	DeleteRecoveryCodes(ctx context.Context, appID, userID string) (int, error)
 	// CountRecoveryCodes counts the user's unused recovery codes in the app.
 	CountRecoveryCodes(ctx context.Context, appID, userID string) (int, error)
-	// FindRecoveryCode returns the user's unused recovery code in the app with hash; ErrNotFound
-	// when there is none.
+	// FindRecoveryCode returns the user's recovery code in the app with hash, used or not (a
+	// used one has UsedAt set); ErrNotFound when there is none.
 	FindRecoveryCode(ctx context.Context, appID, userID, hash string) (RecoveryCode, error)
 }
 

@@ -104,7 +104,7 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 		return session.Tokens{}, err
 	}
 	if len(ms) == 0 {
-		return session.Tokens{}, s.fail(ctx, a, u.ID, now)
+		return session.Tokens{}, s.fail(ctx, a, u.ID, now, errInvalidCode())
 	}
 	var approval map[string]any
 	if transaction {

@@ -77,7 +77,7 @@ func errDeviceExpired() *apierr.Error {
 // enrols their own device) and returns its secret, key URI and QR code for pairing. The device
 // cannot log in until ActivateDevice; it expires after PendingTTL. A user already at the app's
 // maximum of active TOTPs gets 409 totp_limit_reached.
-func (s *Service) CreateDevice(ctx context.Context, a app.App, userID string, req CreateDeviceRequest) (DeviceCreated, error) {
+func (s *Service) CreateDevice(ctx context.Context, a app.App, userID string, actor Actor, req CreateDeviceRequest) (DeviceCreated, error) {
 	if !strings.EqualFold(req.DeviceType, DeviceType) {
 		return DeviceCreated{}, apierr.Invalid("deviceType", `must be "TOTP"`)
 	}
@@ -90,6 +90,9 @@ func (s *Service) CreateDevice(ctx context.Context, a app.App, userID string, re
 	}
 	u, err := s.activeUser(ctx, userID)
 	if err != nil {
+		return DeviceCreated{}, err
+	}
+	if err := s.requireSecondFactor(ctx, a, u.ID, actor); err != nil {
 		return DeviceCreated{}, err
 	}
 	p, err := appParams(a)
@@ -137,7 +140,7 @@ func (s *Service) ownDevice(ctx context.Context, a app.App, userID, authID strin
 // shows. A wrong code is 400 auth_invalid_credentials (the caller knows the secret, so failures
 // are not counted toward the login lockout); the code's step is recorded, so it cannot log in
 // afterwards. Activation counts against the app's maximum of TOTPs (409 totp_limit_reached).
-func (s *Service) ActivateDevice(ctx context.Context, a app.App, userID, authID string, req ActivateDeviceRequest) (DeviceActivated, error) {
+func (s *Service) ActivateDevice(ctx context.Context, a app.App, userID string, actor Actor, authID string, req ActivateDeviceRequest) (DeviceActivated, error) {
 	if req.OTP == "" {
 		return DeviceActivated{}, apierr.Invalid("otp", "is required")
 	}
@@ -145,6 +148,9 @@ func (s *Service) ActivateDevice(ctx context.Context, a app.App, userID, authID 
 		return DeviceActivated{}, apierr.Invalid("otp", "is too long")
 	}
 	if _, err := s.activeUser(ctx, userID); err != nil {
+		return DeviceActivated{}, err
+	}
+	if err := s.requireSecondFactor(ctx, a, userID, actor); err != nil {
 		return DeviceActivated{}, err
 	}
 	d, err := s.ownDevice(ctx, a, userID, authID)
@@ -210,9 +216,12 @@ func (s *Service) ListDevices(ctx context.Context, a app.App, userID string) (De
 
 // DeleteDevice revokes one of the user's TOTP authenticators (404 device_not_found when it is
 // not theirs, already revoked or an expired pending device).
-func (s *Service) DeleteDevice(ctx context.Context, a app.App, userID, authID string) error {
+func (s *Service) DeleteDevice(ctx context.Context, a app.App, userID string, actor Actor, authID string) error {
 	if authID == "" || len(authID) > 200 {
 		return errDeviceNotFound()
+	}
+	if err := s.requireSecondFactor(ctx, a, userID, actor); err != nil {
+		return err
 	}
 	now := s.clock.Now()
 	n, err := s.store.RevokeTOTPs(ctx, a.ID, userID, authID, now, pendingSince(now))
@@ -223,5 +232,5 @@ func (s *Service) DeleteDevice(ctx context.Context, a app.App, userID, authID st
 		return errDeviceNotFound()
 	}
 	s.log.Info("totp device deleted", "app_id", a.ID, "user_id", userID, "authenticator_id", authID)
-	return nil
+	return s.dropRecoveryCodesWithoutTOTP(ctx, a, userID)
 }

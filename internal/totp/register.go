@@ -43,7 +43,10 @@ func validName(field, v string) error {
 // registered, it fails with 409 totp_already_registered unless allow_override is set, which
 // replaces the registered one in the same transaction. With a maximum above 1, reaching it is 409
 // totp_limit_reached and allow_override does not replace anything (it is ignored).
-func (s *Service) Register(ctx context.Context, a app.App, userID string, req RegisterRequest) (Registration, error) {
+//
+// Once the user has an active TOTP, registering another (or replacing it) needs the actor's
+// session to hold a second factor (403 auth_mfa_required).
+func (s *Service) Register(ctx context.Context, a app.App, userID string, actor Actor, req RegisterRequest) (Registration, error) {
 	if err := validName("label", req.Label); err != nil {
 		return Registration{}, err
 	}
@@ -52,6 +55,9 @@ func (s *Service) Register(ctx context.Context, a app.App, userID string, req Re
 	}
 	u, err := s.activeUser(ctx, userID)
 	if err != nil {
+		return Registration{}, err
+	}
+	if err := s.requireSecondFactor(ctx, a, u.ID, actor); err != nil {
 		return Registration{}, err
 	}
 	p, err := appParams(a)

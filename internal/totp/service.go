@@ -38,6 +38,7 @@ const ChallengeDigits = 6
 // shares with the one-time codes.
 type Store interface {
 	store.TOTPs
+	store.RecoveryCodes
 	RecordFailure(ctx context.Context, appID, method, identifier string, now time.Time, p store.FailurePolicy) (store.Lockout, error)
 	ClearFailures(ctx context.Context, appID, method, identifier string) error
 }
@@ -195,8 +196,9 @@ func (s *Service) refuseLocked(a app.App, userID string, l store.Lockout, now ti
 	return nil
 }
 
-// fail counts a wrong code toward the lockout (same policy as OTP) and returns the caller's error.
-func (s *Service) fail(ctx context.Context, a app.App, userID string, now time.Time) error {
+// fail counts a wrong code (a TOTP or recovery code) toward the user's TOTP lockout (same policy
+// as OTP) and returns the caller's error: invalid, or the lock once it is reached.
+func (s *Service) fail(ctx context.Context, a app.App, userID string, now time.Time, invalid *apierr.Error) error {
 	l, err := s.store.RecordFailure(ctx, a.ID, Method, lockKey(userID), now, a.Settings.Lockout())
 	if err != nil {
 		return fmt.Errorf("record failure: %w", err)
@@ -207,7 +209,7 @@ func (s *Service) fail(ctx context.Context, a app.App, userID string, now time.T
 		return errLocked()
 	}
 	s.log.Info("totp login failed", "app_id", a.ID, "user_id", userID, "method", Method, "failures", l.Failures)
-	return errInvalidCode()
+	return invalid
 }
 
 // notFoundAs maps store.ErrNotFound to the API error e.

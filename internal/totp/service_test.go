@@ -106,7 +106,7 @@ func (s *stack) enrol(t testing.TB, email string) (store.User, totp.Registration
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := s.svc.Register(context.Background(), s.app, u.ID, totp.RegisterRequest{})
+	reg, err := s.svc.Register(context.Background(), s.app, u.ID, totp.UserActor(""), totp.RegisterRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,18 +37,18 @@ func (db *DB) CountRecoveryCodes(ctx context.Context, appID, userID string) (int
 	return n, err
 }
 
-// FindRecoveryCode returns an unused recovery code of the user by its hash.
+// FindRecoveryCode returns a recovery code of the user by its hash, used or not.
 func (db *DB) FindRecoveryCode(ctx context.Context, appID, userID, hash string) (store.RecoveryCode, error) {
 	c := store.RecoveryCode{AppID: appID, UserID: userID, CodeHash: hash}
-	var created int64
-	err := db.queryRow(ctx, `SELECT id, created_at FROM recovery_codes WHERE app_id = ? AND user_id = ? AND code_hash = ? AND used_at = 0`,
-		appID, userID, hash).Scan(&c.ID, &created)
+	var created, used int64
+	err := db.queryRow(ctx, `SELECT id, created_at, used_at FROM recovery_codes WHERE app_id = ? AND user_id = ? AND code_hash = ?`,
+		appID, userID, hash).Scan(&c.ID, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.RecoveryCode{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.RecoveryCode{}, fmt.Errorf("find recovery code: %w", err)
 	}
-	c.CreatedAt = fromMS(created)
+	c.CreatedAt, c.UsedAt = fromMS(created), fromMS(used)
 	return c, nil
 }
