@@ -87,6 +87,9 @@ func RateLimited(retryAfter int) *Error {
 // UserNotFound is the 404 for an unknown user.
 func UserNotFound() *Error { return NotFound("user_not_found", "User not found") }
 
+// MFARequired is the 403 for what needs a second factor the session does not hold.
+func MFARequired(message string) *Error { return New(403, "auth_mfa_required", message) }
+
 // UserNotActive is the 403 for a user whose status does not let them log in.
 func UserNotActive() *Error { return New(403, "user_not_active", "User is not active") }
 

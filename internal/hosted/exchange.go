@@ -18,36 +18,52 @@ func errInvalidCode() *apierr.Error {
 	return apierr.New(400, "invalid_grant", "Invalid or expired authorization code")
 }
 
+// Redirection is where a GET on a result URI or emailed link sends the browser.
+type Redirection struct {
+	Target string
+	// OK is false when the code is unknown, used or expired (or its login was refused).
+	OK bool
+	// Tie, when not "", is the value of the cookie that ties this browser to a session waiting
+	// for its second factor (require_mfa), for the result URI of that second factor.
+	Tie string
+}
+
 // Redirect answers a GET on a result URI or emailed link: where to send the browser. For
 // response_type code it consumes nothing (the code is consumed at exchange, and mail scanners
-// prefetch links); for response_type id_token it consumes the code and logs the user in.
-func (f *Flow) Redirect(ctx context.Context, a func(ctx context.Context, id string) (app.App, error), code string) (string, bool, error) {
+// prefetch links); for response_type id_token it consumes the code and logs the user in. A
+// require_mfa login is the exception (see mfaStep): tie is the browser's tie cookie, "" when it
+// has none.
+func (f *Flow) Redirect(ctx context.Context, a func(ctx context.Context, id string) (app.App, error), code, tie string) (Redirection, error) {
 	row, err := f.Codes.Find(ctx, MethodAuthCode, code)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", false, nil
+		return Redirection{}, nil
 	}
 	if err != nil {
-		return "", false, err
+		return Redirection{}, err
 	}
 	var g grant
 	if err := json.Unmarshal(row.Payload, &g); err != nil {
-		return "", false, fmt.Errorf("hosted payload: %w", err)
+		return Redirection{}, fmt.Errorf("hosted payload: %w", err)
 	}
-	if g.ResponseType != "id_token" {
-		return magiclink.AppendQuery(g.RedirectURI, "code", code, "state", g.State), true, nil
+	if g.ResponseType != "id_token" && !g.RequireMFA {
+		return Redirection{Target: magiclink.AppendQuery(g.RedirectURI, "code", code, "state", g.State), OK: true}, nil
 	}
 	application, err := a(ctx, row.AppID)
 	if err != nil {
-		return "", false, err
+		return Redirection{}, err
 	}
-	tok, _, err := f.complete(ctx, application, g.ClientID, row, g)
+	var r Redirection
+	if g.RequireMFA {
+		r, err = f.mfaStep(ctx, application, row, g, tie)
+	} else {
+		var tok session.Tokens
+		tok, _, err = f.complete(ctx, application, g.ClientID, row, g)
+		r = Redirection{Target: magiclink.AppendQuery(g.RedirectURI, "id_token", tok.IDToken, "state", g.State), OK: true}
+	}
 	if errors.As(err, new(*apierr.Error)) {
-		return "", false, nil
+		return Redirection{}, nil
 	}
-	if err != nil {
-		return "", false, err
-	}
-	return magiclink.AppendQuery(g.RedirectURI, "id_token", tok.IDToken, "state", g.State), true, nil
+	return r, err
 }
 
 // Exchange trades an authorization code for tokens. The code must have been issued to clientID
@@ -67,6 +83,12 @@ func (f *Flow) Exchange(ctx context.Context, a app.App, clientID, code, redirect
 	if err := json.Unmarshal(row.Payload, &g); err != nil {
 		return session.Tokens{}, false, fmt.Errorf("hosted payload: %w", err)
 	}
+	if g.RequireMFA {
+		// A require_mfa login's first code is never exchanged: its GET starts the session
+		// that a second factor completes (mfaStep).
+		f.Log.Warn("authorization code refused: it needs a second factor first", "client_id", clientID)
+		return session.Tokens{}, false, errInvalidCode()
+	}
 	if g.ClientID != clientID || row.AppID != a.ID || (checkRedirect && g.RedirectURI != redirectURI) {
 		f.Log.Warn("authorization code refused: wrong client or redirect_uri", "client_id", clientID)
 		return session.Tokens{}, false, errInvalidCode()
@@ -84,14 +106,16 @@ func (f *Flow) complete(ctx context.Context, a app.App, clientID string, row sto
 	}
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: g.AMR, Resource: g.Resource,
 		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Uses: f.Codes.UsesHighEntropy(row),
-		IDTokenOnly: g.ResponseType == "id_token"})
+		IDTokenOnly: g.ResponseType == "id_token", SessionID: g.SessionID})
 	if errors.Is(err, store.ErrUsed) {
 		return session.Tokens{}, false, errInvalidCode()
 	}
 	if err != nil {
 		return session.Tokens{}, false, err
 	}
-	f.Metrics.Login("hosted_"+g.AMR, "ok")
+	if g.AMR != "" {
+		f.Metrics.Login("hosted_"+g.AMR, "ok")
+	}
 	return tok, created, nil
 }
 

@@ -103,6 +103,9 @@ type grant struct {
 	Nonce        string          `json:"nonce,omitempty"`
 	ResponseType string          `json:"response_type,omitempty"`
 	AMR          string          `json:"amr"`
+	// SessionID names the session a code made by the second factor of a require_mfa login
+	// stands for: its exchange mints that session's tokens (AMR is then "").
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // Channels of the hosted flow.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
+	"time"
 
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
@@ -32,10 +34,22 @@ func (s *Server) hostedValidate(kind string) http.HandlerFunc {
 }
 
 // hostedRedirect serves result URIs and emailed links: 302 to the app's redirect_uri.
+// A require_mfa login ties the browser to its session with a cookie (see hosted.mfaStep).
 func (s *Server) hostedRedirect(w http.ResponseWriter, r *http.Request) {
-	target, ok, err := s.Hosted.Redirect(r.Context(), s.Apps.App, r.URL.Query().Get("code"))
-	redirect(w, r, target, ok, err, "invalid_code")
+	var tie string
+	if c, err := r.Cookie(hosted.TieCookie); err == nil {
+		tie = c.Value
+	}
+	res, err := s.Hosted.Redirect(r.Context(), s.Apps.App, r.URL.Query().Get("code"), tie)
+	if err == nil && res.Tie != "" {
+		http.SetCookie(w, &http.Cookie{Name: hosted.TieCookie, Value: res.Tie, Path: hosted.TiePath, MaxAge: int(tieLifetime.Seconds()),
+			HttpOnly: true, Secure: strings.HasPrefix(s.Issuer, "https://"), SameSite: http.SameSiteLaxMode})
+	}
+	redirect(w, r, res.Target, res.OK, err, "invalid_code")
 }
+
+// tieLifetime is how long a browser stays tied to a session waiting for its second factor.
+const tieLifetime = 15 * time.Minute
 
 // exchangeRequest is ApiTokenExchangeRequestInput.
 type exchangeRequest struct {

@@ -48,16 +48,16 @@ func NewCodes(s store.Codes, box *secret.Box, c clock.Clock, r io.Reader, log *s
 type Issue struct {
 	App        app.App
 	UserID     string
-	Method     string        // the code space: MethodOTP, MethodLink, or a flow's own
-	Numeric    bool          // a short numeric code the user types (checked with Verify), else 256 random bits
-	Channel    string        // email, sms, direct; any other (redirect) is not a send
-	Identifier string        // normalized "type:value"
+	Method     string // the code space: MethodOTP, MethodLink, or a flow's own
+	Numeric    bool   // a short numeric code the user types (checked with Verify), else 256 random bits
+	Channel    string // email, sms, direct; any other (redirect) is not a send
+	Identifier string // normalized "type:value"
 	// LimitKey is whose sends this one counts toward (product.md's per-identifier limits): the
 	// user (user.StateKey), or the recipient of a sign-up; "" means Identifier.
-	LimitKey   string
-	TTL        time.Duration // 0: the app's setting for the method
-	RequestID  bool          // generate a request id that verification will require
-	Payload    []byte        // what the flow needs back when the code is consumed
+	LimitKey  string
+	TTL       time.Duration // 0: the app's setting for the method
+	RequestID bool          // generate a request id that verification will require
+	Payload   []byte        // what the flow needs back when the code is consumed
 }
 
 // Issued is a new code, shown once to the caller that delivers it.
@@ -212,6 +212,10 @@ func (c *Codes) Uses(in Check, row store.Code) []store.Use {
 func (c *Codes) UsesHighEntropy(row store.Code) []store.Use {
 	return []store.Use{store.UseCode{ID: row.ID}}
 }
+
+// MAC is the keyed hash of value for purpose, under the key that hashes codes: for values a flow
+// hands out and must recognize later (the hosted flow's tie cookie).
+func (c *Codes) MAC(purpose, value string) string { return c.box.Hash(purpose, value) }
 
 // Succeeded forgets the identifier's failures after a successful login.
 func (c *Codes) Succeeded(ctx context.Context, in Check, lock store.Lockout) error {

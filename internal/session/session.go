@@ -59,6 +59,13 @@ type Login struct {
 	ApprovalData map[string]any
 	Nonce        string
 	NewUser      bool
+	// MFAPending is the first factor of a login that requires MFA (the hosted flow's
+	// require_mfa): Complete saves a new session marked MFARequired and mints nothing; it returns
+	// only the session id, for a second factor to join.
+	MFAPending bool
+	// SaveOnly saves the login and mints nothing (a later exchange of a code bound to the
+	// session mints); Complete returns only the session id. MFAPending implies it.
+	SaveOnly bool
 	// IDTokenOnly issues no refresh token (the hosted flow's response_type id_token hands the
 	// browser an ID token only; a refresh token nobody receives would just linger).
 	IDTokenOnly bool
@@ -84,6 +91,12 @@ type refreshPayload struct {
 	Resource string          `json:"resource,omitempty"`
 	Claims   json.RawMessage `json:"claims,omitempty"`
 	Nonce    string          `json:"nonce,omitempty"`
+}
+
+// errSecondFactorRequired is the answer for a token asked of a session that requires MFA and has
+// one factor.
+func errSecondFactorRequired() *apierr.Error {
+	return apierr.MFARequired("This login requires a second factor: authenticate one with this session_id first")
 }
 
 // errSessionNotFound is the answer for a session that is unknown, ended, expired or not the user's.
@@ -132,9 +145,13 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 		if sess, isNew, err = s.sessionFor(ctx, l, now); err != nil {
 			return Tokens{}, err
 		}
+		if sess.MFARequired && !l.MFAPending && !slices.Contains(sess.AMR, "mfa") {
+			// Without a second factor this session never yields a token.
+			return Tokens{}, errSecondFactorRequired()
+		}
 		rt := store.RefreshToken{Hash: s.box.Hash(refreshPurpose, refresh), SessionID: sess.ID, ClientID: l.ClientID,
 			Payload: payload, CreatedAt: now, ExpiresAt: now.Add(rtTTL)}
-		if l.IDTokenOnly {
+		if l.IDTokenOnly || l.MFAPending || l.SaveOnly {
 			rt = store.RefreshToken{}
 		}
 		err = s.store.SaveLogin(ctx, sess, isNew, rt, now, l.Uses...)
@@ -150,6 +167,14 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 			return Tokens{}, fmt.Errorf("save login: %w", err)
 		}
 		break
+	}
+	if l.MFAPending {
+		s.log.Info("login needs a second factor", "user_id", l.User.ID, "app_id", l.App.ID, "method", l.Method, "session_id", sess.ID)
+		return Tokens{SessionID: sess.ID}, nil
+	}
+	if l.SaveOnly {
+		s.log.Info("login", "user_id", l.User.ID, "app_id", l.App.ID, "method", l.Method, "session_id", sess.ID, "amr", sess.AMR)
+		return Tokens{SessionID: sess.ID}, nil
 	}
 	tok, err := s.mint(l, sess)
 	if err != nil {
@@ -167,7 +192,7 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 // sessionFor returns the session the login goes into — the joined one (checked to be live and
 // the user's) or a new one — with this login's method added to its amr.
 func (s *Service) sessionFor(ctx context.Context, l Login, now time.Time) (store.Session, bool, error) {
-	sess := store.Session{ID: secret.NewTimeID(now), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now}
+	sess := store.Session{ID: secret.NewTimeID(now), AppID: l.App.ID, UserID: l.User.ID, ClientID: l.ClientID, CreatedAt: now, MFARequired: l.MFAPending}
 	isNew := true
 	if l.SessionID != "" {
 		existing, err := s.store.GetSession(ctx, l.SessionID)

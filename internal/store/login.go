@@ -48,9 +48,9 @@ type RateLimit struct {
 // length (a code that is delivered by email or SMS; the caller leaves it zero otherwise). A zero
 // SendLimits counts nothing (a code that is not sent, such as an authorization code).
 type SendLimits struct {
-	Key     string
-	PerKey  []RateLimit
-	PerApp  RateLimit
+	Key    string
+	PerKey []RateLimit
+	PerApp RateLimit
 }
 
 // RateLimitedError is returned by IssueCode when a send limit is reached: the oldest counted
@@ -135,6 +135,9 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	EndedAt   time.Time
+	// MFARequired marks a session whose login requires MFA: it yields no token until a second
+	// factor joins it (set when the session is created, kept after).
+	MFARequired bool
 	// PrevAMR (not stored) is the amr an update of the session was computed from: SaveLogin
 	// applies the update only if the stored amr still equals it, and returns ErrStale otherwise.
 	PrevAMR []string
@@ -190,9 +193,9 @@ type UseRecoveryCode struct{ ID string }
 
 func (UseCode) isUse()         {}
 func (UseRecoveryCode) isUse() {}
-func (UseTOTPStep) isUse()  {}
-func (UseChallenge) isUse() {}
-func (UseFailures) isUse()  {}
+func (UseTOTPStep) isUse()     {}
+func (UseChallenge) isUse()    {}
+func (UseFailures) isUse()     {}
 
 // ErrLocked is returned when an identifier is locked.
 var ErrLocked = errors.New("locked")

@@ -27,7 +27,7 @@ func OperatorActor() Actor { return Actor{operator: true} }
 
 // errMFARequired is the 403 for a change to a second factor asked by a session without one.
 func errMFARequired() *apierr.Error {
-	return apierr.New(403, "auth_mfa_required", "This change needs a session signed in with a second factor (TOTP or a recovery code)")
+	return apierr.MFARequired("This change needs a session signed in with a second factor (TOTP or a recovery code)")
 }
 
 // requireSecondFactor is product.md's rule "a second factor is protected by a second factor":

@@ -27,8 +27,8 @@ func (db *DB) SaveLogin(ctx context.Context, s store.Session, isNew bool, rt sto
 		return err
 	}
 	if isNew {
-		ops = append(ops, exec("insert session", `INSERT INTO sessions (id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`, s.ID, s.AppID, s.UserID, s.ClientID, string(amr), ms(s.AuthTime), ms(s.CreatedAt), ms(s.ExpiresAt)))
+		ops = append(ops, exec("insert session", `INSERT INTO sessions (id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at, mfa_required)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`, s.ID, s.AppID, s.UserID, s.ClientID, string(amr), ms(s.AuthTime), ms(s.CreatedAt), ms(s.ExpiresAt), s.MFARequired))
 	} else {
 		prev, err := json.Marshal(s.PrevAMR)
 		if err != nil {
@@ -82,7 +82,7 @@ func useOp(u store.Use, now time.Time) (op, error) {
 const insertRefreshSQL = `INSERT INTO refresh_tokens (token_hash, session_id, client_id, payload, created_at, expires_at, used_at)
 	VALUES (?, ?, ?, ?, ?, ?, 0)`
 
-const sessionColumns = `id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at`
+const sessionColumns = `id, app_id, user_id, client_id, amr, auth_time, created_at, expires_at, ended_at, mfa_required`
 
 // tokenSessionUser joins a refresh token (t, selected by token_hash and client_id) to its session
 // (s) and the session's user (u); the foreign keys make both exist.
@@ -109,7 +109,7 @@ func scanSession(s scanner) (store.Session, error) {
 	var out store.Session
 	var amr string
 	var auth, created, expires, ended int64
-	err := s.Scan(&out.ID, &out.AppID, &out.UserID, &out.ClientID, &amr, &auth, &created, &expires, &ended)
+	err := s.Scan(&out.ID, &out.AppID, &out.UserID, &out.ClientID, &amr, &auth, &created, &expires, &ended, &out.MFARequired)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, store.ErrNotFound
 	}

@@ -728,6 +728,15 @@ func testSessionsSaveLogin(t *testing.T, s store.Store) {
 	if u, _ := s.GetUser(ctx, "u1"); !u.LastAuth.Equal(later) {
 		t.Fatalf("last_auth after join = %v", u.LastAuth)
 	}
+	// A session that requires MFA says so, and keeps saying so once joined.
+	pending := newSession("s-mfa", "u1", t0)
+	pending.MFARequired = true
+	mustSaveLogin(t, s, pending, true, store.RefreshToken{})
+	pending.PrevAMR, pending.AMR = pending.AMR, []string{"eotp", "totp", "mfa"}
+	mustSaveLogin(t, s, pending, false, store.RefreshToken{})
+	if got, err := s.GetSession(ctx, "s-mfa"); err != nil || !got.MFARequired || len(got.AMR) != 3 {
+		t.Fatalf("MFA-required session after its join: %+v %v", got, err)
+	}
 	// Both refresh tokens belong to the session.
 	for _, h := range []string{"r1", "r2"} {
 		if _, sess, _, err := s.RotateRefreshToken(ctx, h, newRefresh(h+"-next", "", later), later); err != nil || sess.ID != "s1" {
