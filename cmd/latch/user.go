@@ -62,7 +62,7 @@ func userCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printJSON(user.API(u))
+				return printJSON(user.API(u, ""))
 			})
 		},
 	}
@@ -71,7 +71,7 @@ func userCmd() *cobra.Command {
 		Short: "Print a user found by --id, --email, --phone or --username",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withFound(func(_ context.Context, _ *user.Service, u store.User) error { return printJSON(user.API(u)) })
+			return withFound(func(_ context.Context, _ *user.Service, u store.User) error { return printJSON(user.API(u, "")) })
 		},
 	}
 	del := &cobra.Command{

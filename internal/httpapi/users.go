@@ -15,12 +15,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	in.AppID = principal(r).Claims.AppID
 	u, err := s.Users.Create(r.Context(), in)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"result": user.API(u)})
+	writeJSON(w, http.StatusCreated, map[string]any{"result": user.API(u, in.AppID)})
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -29,12 +30,13 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	in.AppID = principal(r).Claims.AppID
 	u, err := s.Users.Update(r.Context(), r.PathValue("user_id"), in)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u)})
+	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u, in.AppID)})
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -72,7 +74,7 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, typ, identifi
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u)})
+	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u, principal(r).Claims.AppID)})
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +139,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]map[string]any, 0, len(users))
 	for _, u := range users {
-		out = append(out, user.API(u))
+		out = append(out, user.API(u, principal(r).Claims.AppID))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"result":      out,

@@ -2,13 +2,15 @@ package user
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/latch-auth/latch/internal/store"
 )
 
-// API renders a user in Mosaic's ApiUser shape.
-func API(u store.User) map[string]any {
+// API renders a user in Mosaic's ApiUser shape for application appID: its own
+// external_account_id and custom_app_data, never another application's.
+func API(u store.User, appID string) map[string]any {
 	out := map[string]any{
 		"user_id":           u.ID,
 		"status":            u.Status,
@@ -31,7 +33,20 @@ func API(u store.User) map[string]any {
 	var p map[string]any
 	if json.Unmarshal(u.Profile, &p) == nil {
 		for k, v := range p {
-			out[k] = v
+			if !slices.Contains(appOwned, k) {
+				out[k] = v
+			}
+		}
+	}
+	var typed Profile
+	if json.Unmarshal(u.Profile, &typed) == nil {
+		if mine, ok := typed.Apps[appID]; ok && appID != "" {
+			if mine.ExternalAccountID != "" {
+				out["external_account_id"] = mine.ExternalAccountID
+			}
+			if mine.CustomAppData != nil {
+				out["custom_app_data"] = mine.CustomAppData
+			}
 		}
 	}
 	return out

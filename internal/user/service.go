@@ -34,15 +34,26 @@ type Name struct {
 
 // Profile holds the ApiUser attributes Latch stores but does not interpret.
 type Profile struct {
-	Name              *Name          `json:"name,omitempty"`
-	Birthday          string         `json:"birthday,omitempty"`
-	Picture           string         `json:"picture,omitempty"`
-	Language          string         `json:"language,omitempty"`
-	ExternalUserID    string         `json:"external_user_id,omitempty"`
+	Name           *Name          `json:"name,omitempty"`
+	Birthday       string         `json:"birthday,omitempty"`
+	Picture        string         `json:"picture,omitempty"`
+	Language       string         `json:"language,omitempty"`
+	ExternalUserID string         `json:"external_user_id,omitempty"`
+	CustomData     map[string]any `json:"custom_data,omitempty"`
+	// Apps holds what belongs to each application that wrote it, by app id: only that app's
+	// client token sees or changes it (product.md, users and sessions).
+	Apps map[string]AppData `json:"app_data,omitempty"`
+}
+
+// AppData is the part of a user that belongs to one application.
+type AppData struct {
 	ExternalAccountID string         `json:"external_account_id,omitempty"`
-	CustomData        map[string]any `json:"custom_data,omitempty"`
 	CustomAppData     map[string]any `json:"custom_app_data,omitempty"`
 }
+
+// appOwned are the ApiUser fields that belong to the application that wrote them. (Profiles
+// stored before they did kept them at the top level; those are shown to no application.)
+var appOwned = []string{"app_data", "external_account_id", "custom_app_data"}
 
 // Input is the body of create and update (ApiCreateUserInput / ApiUpdateUserInput). A nil
 // field is left unchanged by update.
@@ -59,6 +70,9 @@ type Input struct {
 	ExternalAccountID *string        `json:"external_account_id"`
 	CustomData        map[string]any `json:"custom_data"`
 	CustomAppData     map[string]any `json:"custom_app_data"`
+	// AppID is the application writing (not a JSON field): external_account_id and
+	// custom_app_data are its own. With none (the CLI) they cannot be set.
+	AppID string `json:"-"`
 }
 
 // Store is what the user service persists: users, and the ending of an inactive user's sessions.
@@ -209,7 +223,6 @@ func mergeProfile(p *Profile, in Input) error {
 		{&p.Picture, in.Picture, "picture", 2048},
 		{&p.Language, in.Language, "language", 35},
 		{&p.ExternalUserID, in.ExternalUserID, "external_user_id", 200},
-		{&p.ExternalAccountID, in.ExternalAccountID, "external_account_id", 200},
 	} {
 		if err := str(f.dst, f.v, f.field, f.max); err != nil {
 			return err
@@ -223,9 +236,27 @@ func mergeProfile(p *Profile, in Input) error {
 			p.CustomData[k] = v
 		}
 	}
-	if in.CustomAppData != nil {
-		p.CustomAppData = in.CustomAppData
+	if in.ExternalAccountID == nil && in.CustomAppData == nil {
+		return nil
 	}
+	if in.AppID == "" {
+		field := "external_account_id"
+		if in.CustomAppData != nil {
+			field = "custom_app_data"
+		}
+		return apierr.Invalid(field, "belongs to an application: set it with the application's client token")
+	}
+	mine := p.Apps[in.AppID]
+	if err := str(&mine.ExternalAccountID, in.ExternalAccountID, "external_account_id", 200); err != nil {
+		return err
+	}
+	if in.CustomAppData != nil {
+		mine.CustomAppData = in.CustomAppData
+	}
+	if p.Apps == nil {
+		p.Apps = map[string]AppData{}
+	}
+	p.Apps[in.AppID] = mine
 	return nil
 }
 
