@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -24,6 +25,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/store/storetest"
 )
 
@@ -342,6 +344,33 @@ func testCLIAndServe(t *testing.T, e engineSetup) {
 	t.Run("app_create_bad_redirect_uri_fails", func(t *testing.T) {
 		if _, err := cli(t, "app", "create", "--name", "bad", "--redirect-uri", "ftp://x/cb", "--json"); err == nil || !strings.Contains(err.Error(), "redirect_uri") {
 			t.Fatalf("err = %v, want one naming redirect_uris", err)
+		}
+	})
+	t.Run("app_create_settings", func(t *testing.T) {
+		out, err := cli(t, "app", "create", "--name", "tuned", "--setting", "app_sends_per_minute=6000", "--setting", "totp_algorithm=sha256", "--json")
+		if err != nil {
+			t.Fatalf("app create --setting: %v", err)
+		}
+		id := decodeExactly(t, out, "app_id", "client_id", "client_secret")["app_id"]
+		err = withNode(&config.Config{DataDir: e.dataDir, Database: cmp.Or(e.dsn, "sqlite")}, func(ctx context.Context, n *node.Node) error {
+			a, err := n.Apps.App(ctx, id)
+			if err == nil && (a.Settings.AppSendsPerMinute != 6000 || a.Settings.TOTPAlgorithm != "SHA256" || a.Settings.SendLimit != 5) {
+				t.Errorf("settings stored: %+v", a.Settings)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ arg, want string }{
+			{"nonsense=1", "nonsense"},
+			{"send_limit=many", "send_limit"},
+			{"send_limit", "name=value"},
+			{"otp_length=99", "otp_length"},
+		} {
+			if _, err := cli(t, "app", "create", "--name", "bad-"+tc.want, "--setting", tc.arg, "--json"); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("--setting %s: err = %v, want one naming %s", tc.arg, err, tc.want)
+			}
 		}
 	})
 	t.Run("app_create_needs_a_name", func(t *testing.T) {

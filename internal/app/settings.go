@@ -7,6 +7,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,6 +136,38 @@ func (s Settings) Validate() (string, string) {
 		return "totp_algorithm", "must be SHA1, SHA256 or SHA512"
 	}
 	return "", ""
+}
+
+// Set sets the setting named by its JSON name (send_limit, totp_algorithm, ...) from text: the
+// operator's `latch app create --setting name=value`. An unknown name or a value of the wrong
+// kind is an error that names it; ranges are checked by Validate.
+func (s *Settings) Set(name, value string) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	old, ok := m[name]
+	if !ok {
+		return fmt.Errorf("%s: not a setting", name)
+	}
+	switch old.(type) {
+	case float64:
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return fmt.Errorf("%s: must be a whole number", name)
+		}
+		m[name] = n
+	default:
+		m[name] = value
+	}
+	if raw, err = json.Marshal(m); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, s)
 }
 
 // ParseSettings reads stored settings JSON and applies defaults.

@@ -140,16 +140,6 @@ func (r *recorder) count() int {
 	return len(r.msgs)
 }
 
-func (r *recorder) last(t testing.TB) delivery.Message {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.msgs) == 0 {
-		t.Fatal("nothing was sent")
-	}
-	return r.msgs[len(r.msgs)-1]
-}
-
 // idClaims are the ID token claims the tests look at.
 type idClaims struct {
 	Issuer       string         `json:"iss"`

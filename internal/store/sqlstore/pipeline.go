@@ -29,7 +29,7 @@ func (db *DB) runPipelined(ctx context.Context, ops []op) error {
 			return fmt.Errorf("pipeline: driver connection is %T, not pgx", dc)
 		}
 		pc := sc.Conn()
-		failed, refused := db.sendOps(ctx, pc, ops)
+		refused, failed := db.sendOps(ctx, pc, ops)
 		if failed == nil && refused == nil {
 			return nil
 		}
@@ -48,9 +48,9 @@ func (db *DB) runPipelined(ctx context.Context, ops []op) error {
 	})
 }
 
-// sendOps sends BEGIN, ops and COMMIT in one batch and reads the results: failed is an error,
-// refused the op whose check failed; both nil when the COMMIT succeeded.
-func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (failed error, refused *op) {
+// sendOps sends BEGIN, ops and COMMIT in one batch and reads the results: refused is the op
+// whose check failed, failed an error; both nil when the COMMIT succeeded.
+func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (refused *op, failed error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	for _, o := range ops {
@@ -61,9 +61,9 @@ func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (failed error
 	br := pc.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
-		return fmt.Errorf("BEGIN: %w", db.dialect.mapErr(err)), nil
+		return nil, fmt.Errorf("BEGIN: %w", db.dialect.mapErr(err))
 	}
-	failed, refused = readResults(br, ops)
+	refused, failed = readResults(br, ops)
 	if failed == nil && refused == nil {
 		tag, err := br.Exec()
 		switch {
@@ -80,27 +80,27 @@ func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (failed error
 	if failed == nil && refused == nil && pc.PgConn().TxStatus() != 'I' {
 		failed = errors.New("COMMIT: the transaction is still open")
 	}
-	return failed, refused
+	return refused, failed
 }
 
-// readResults reads the batch's results in order, up to the first failure: an error, or a
-// statement whose check failed (refused).
-func readResults(br pgx.BatchResults, ops []op) (failed error, refused *op) {
+// readResults reads the batch's results in order, up to the first failure: a statement whose
+// check failed (refused), or an error.
+func readResults(br pgx.BatchResults, ops []op) (refused *op, failed error) {
 	for i := range ops {
 		o := &ops[i]
 		if o.fetch != nil {
 			if err := o.fetch(pgxRow{br.QueryRow()}.Scan); err != nil {
-				return opErr(*o, postgresDialect.mapErr(err)), nil
+				return nil, opErr(*o, postgresDialect.mapErr(err))
 			}
 			continue
 		}
 		_, err := br.Exec()
 		var pgErr *pgconn.PgError
 		if o.check != checkNone && errors.As(err, &pgErr) && pgErr.Code == checkFailedState {
-			return nil, o
+			return o, nil
 		}
 		if err != nil {
-			return opErr(*o, postgresDialect.mapErr(err)), nil
+			return nil, opErr(*o, postgresDialect.mapErr(err))
 		}
 	}
 	return nil, nil
