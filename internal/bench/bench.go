@@ -34,8 +34,8 @@ const (
 // Flows lists the flow names in the order help text shows them.
 var Flows = []string{FlowClientCredentials, FlowOTP, FlowMagicLink, FlowTOTP, FlowRefresh, FlowHosted}
 
-// defaultSendLimit is Latch's default app setting send_limit: sends per identifier and channel in
-// 15 minutes. The bench cannot read the app's setting, so its pool-size advice assumes the default.
+// defaultSendLimit is Latch's default app setting send_limit: sends per user (whatever the method
+// and channel) in 15 minutes. The bench cannot read the app's setting, so its pool-size advice assumes the default.
 const defaultSendLimit = 5
 
 // Config is one benchmark run.
@@ -309,6 +309,9 @@ func (r *runner) notes(res Result) {
 		need := (res.Requests + defaultSendLimit - 1) / defaultSendLimit
 		r.logf("warning: %d logins were rate limited: this run's %[2]d attempts need up to %[3]d users at the default send_limit of %[4]d (it had %[5]d); pass --users %[3]d or raise the app's send_limit",
 			n, res.Requests, need, defaultSendLimit, r.cfg.Users)
+		if r.cfg.Flow == FlowHosted {
+			r.logf("note: the hosted flow delivers its codes by email, which the app's ceiling app_sends_per_minute (default 600) counts: bench an app made with `latch app create --setting app_sends_per_minute=1000000 ...`")
+		}
 	}
 	starved := 0
 	for _, w := range r.workers {
