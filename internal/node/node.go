@@ -242,6 +242,7 @@ func (n *Node) demo(ctx context.Context, base string) (http.Handler, error) {
 		Outbox:       n.Store,
 		Log:          n.Log.With("component", "web"),
 		HTTPClient:   &http.Client{Timeout: 15 * time.Second},
+		Now:          n.Clock.Now, // the demo tells code lifetimes and waits on Latch's clock
 	}), nil
 }
 
