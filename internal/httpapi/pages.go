@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"mime"
 	"net/http"
+	"regexp"
 	"runtime/debug"
 	"strings"
 )
@@ -226,12 +227,22 @@ func linkProblem(status int, code any) pageData {
 	}
 }
 
-// buildVersion is the version the binary was built as: the module version or VCS revision the
-// Go toolchain stamped in, "dev" when there is none (go run, tests).
+// ldflagsVersion finds the version `latch version` prints when it was set at build time
+// (-ldflags "-X main.version=1.2.3"), which the build settings record.
+var ldflagsVersion = regexp.MustCompile(`-X[= ]main\.version=([^\s'"]+)`)
+
+// buildVersion is the version the binary was built as: the one set with -ldflags (as `latch
+// version` prints it), else the module version or VCS revision the Go toolchain stamped in, else
+// "dev" (go run, tests, -buildvcs=false).
 func buildVersion() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"
+	}
+	for _, s := range info.Settings {
+		if m := ldflagsVersion.FindStringSubmatch(s.Value); s.Key == "-ldflags" && m != nil {
+			return m[1]
+		}
 	}
 	v := info.Main.Version
 	if v != "" && v != "(devel)" {
