@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	pqtotp "github.com/pquerna/otp/totp"
 
 	"github.com/latch-auth/latch/internal/hosted"
 )
@@ -109,6 +110,41 @@ func TestRequireMFABackendSecondFactor(t *testing.T) {
 		r := e.Do(t, http.MethodPost, "/cis/v1/auth/session/authenticate", e.token, map[string]any{"session_id": sid})
 		if r.Status != http.StatusOK || !slices.Contains(amrOf(t, r.String("id_token")), "mfa") {
 			t.Fatalf("session authenticate after two factors: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+// TestRequireMFATOTPJoin: a require_mfa email OTP login is refused tokens until the user's TOTP
+// joins its session from a backend; then session authenticate yields tokens with mfa.
+func TestRequireMFATOTPJoin(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		email := strings.ToLower(uniqueEmail("totp"))
+		e.CreateUser(t, e.token, map[string]any{"email": email})
+		// The user enrols a TOTP (one factor is enough for the first one).
+		code := e.Do(t, http.MethodPost, "/cis/v1/auth/otp/send", e.token, map[string]any{"channel": "direct", "identifier_type": "email", "identifier": email}).String("code")
+		login := e.Do(t, http.MethodPost, "/cis/v1/auth/otp/authenticate", e.token, map[string]any{"passcode": code, "identifier_type": "email", "identifier": email})
+		reg := e.Do(t, http.MethodPost, "/cis/v1/users/me/totp", login.String("access_token"), map[string]any{})
+		if reg.Status != http.StatusCreated {
+			t.Fatalf("register: %d %s", reg.Status, reg.Body)
+		}
+		e.Clock.Advance(time.Second)
+		var b browser
+		sid := wantMFARequired(t, b.get(t, e, e.begin(t, flowNamed("otp_email"), "email", email, map[string]any{"require_mfa": true}, nil)))
+		if r := e.Do(t, http.MethodPost, "/cis/v1/auth/session/authenticate", e.token, map[string]any{"session_id": sid}); r.Status != http.StatusForbidden {
+			t.Fatalf("session authenticate before the TOTP: %d %s", r.Status, r.Body)
+		}
+		totpCode, err := pqtotp.GenerateCode(reg.String("secret"), e.Clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := e.Do(t, http.MethodPost, "/cis/v1/auth/totp/authenticate", e.token, map[string]any{
+			"token": totpCode, "identifier_type": "email", "identifier": email, "session_id": sid})
+		if joined.Status != http.StatusOK || !slices.Contains(amrOf(t, joined.String("id_token")), "mfa") {
+			t.Fatalf("TOTP joined: %d %s", joined.Status, joined.Body)
+		}
+		r := e.Do(t, http.MethodPost, "/cis/v1/auth/session/authenticate", e.token, map[string]any{"session_id": sid})
+		if got := amrOf(t, r.String("id_token")); r.Status != http.StatusOK || !slices.Equal(got, []string{"eotp", "totp", "mfa"}) {
+			t.Fatalf("session authenticate after the TOTP: %d amr %v", r.Status, got)
 		}
 	})
 }
