@@ -19,6 +19,11 @@ var ErrConflict = errors.New("conflict")
 // bytes or invalid UTF-8 on PostgreSQL): bad input, not a server fault.
 var ErrUnstorableText = errors.New("text cannot be stored")
 
+// ErrUnavailable is returned when the database could not be reached or could not take the write
+// (a PostgreSQL restart or failover, a refused connection, a full disk, an I/O error): nothing was
+// done that the caller may count on, and the same request may succeed a second later.
+var ErrUnavailable = errors.New("database unavailable")
+
 // Store is everything Latch persists. Services depend on the small interfaces it embeds.
 type Store interface {
 	Tenants
@@ -59,6 +64,18 @@ type Apps interface {
 	// GetClient looks a client up by its client_id.
 	GetClient(ctx context.Context, clientID string) (Client, error)
 	ListClients(ctx context.Context, appID string) ([]Client, error)
+	// UpdateApp replaces the stored application (matched by ID) with a: ErrNotFound when it
+	// does not exist, ErrConflict when its name is taken.
+	UpdateApp(ctx context.Context, a App) error
+	// DeleteApp removes the application, its clients, its sessions and their refresh tokens,
+	// and every code, lockout, send count, TOTP and recovery code it holds, in one transaction;
+	// ErrNotFound when it does not exist.
+	DeleteApp(ctx context.Context, id string) error
+	// UpdateClient replaces the stored client (matched by ClientID; its app and admin flag never
+	// change) with c; ErrNotFound when it does not exist.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes a client; ErrNotFound when it does not exist.
+	DeleteClient(ctx context.Context, clientID string) error
 }
 
 // Users stores users, unique per tenant by email, phone number and username.

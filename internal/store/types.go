@@ -17,7 +17,9 @@ type App struct {
 	AllowSignup  bool
 	Resources    []string
 	Settings     []byte // JSON of app.Settings
+	Description  string
 	CreatedAt    time.Time
+	UpdatedAt    time.Time // zero until the first change
 }
 
 // Client is a set of credentials of an application; only the keyed hash of its secret is stored.
@@ -27,6 +29,14 @@ type Client struct {
 	SecretHash string
 	Admin      bool
 	CreatedAt  time.Time
+
+	Name        string
+	Description string
+	UpdatedAt   time.Time // zero until the first change
+	// PrevSecretHash is the hash of the secret a rotation replaced; it authenticates the client
+	// until PrevSecretExpires (a grace period), and never when that is zero.
+	PrevSecretHash    string
+	PrevSecretExpires time.Time
 }
 
 // User is a user in the shape of Mosaic's ApiUser. Email is stored lower-cased.

@@ -18,6 +18,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"tenant_created_once", testTenant},
 		{"apps_and_clients", testApps},
+		{"apps_update", testAppsUpdate},
+		{"apps_delete", testAppsDelete},
 		{"users_crud_and_uniqueness", testUsers},
 		{"users_list_search_count", testUserList},
 		{"signing_keys_rotate", testKeys},
