@@ -112,12 +112,16 @@ func (d dialect) rebind(q string) string {
 	return b.String()
 }
 
-// mapErr turns unique-constraint violations into store.ErrConflict, and text PostgreSQL cannot
+// mapErr turns unique-constraint violations into store.ErrConflict, text PostgreSQL cannot
 // store (character_not_in_repertoire, untranslatable_character, invalid byte sequence) into
-// store.ErrUnstorableText.
+// store.ErrUnstorableText, and an unreachable or full database into store.ErrUnavailable (see
+// unavailable.go).
 func (d dialect) mapErr(err error) error {
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	if unavailable(err) {
+		return errors.Join(store.ErrUnavailable, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -17,19 +17,34 @@ import (
 // database/sql connection. The server skips everything after a statement that fails, COMMIT
 // included; the ROLLBACK that follows then undoes the rest, and only then is a failed check's
 // miss asked which error it is.
+//
+// A batch that could not be sent at all (pgx says the failure came before any byte went out:
+// pgconn.SafeToRetry) runs once more on another connection. Nothing else is retried: once the
+// batch has gone, its COMMIT may have been carried out even though its answer was lost.
 func (db *DB) runPipelined(ctx context.Context, ops []op) error {
+	unsent, err := db.runPipelinedOnce(ctx, ops)
+	if unsent && ctx.Err() == nil {
+		_, err = db.runPipelinedOnce(ctx, ops)
+	}
+	return err
+}
+
+// runPipelinedOnce runs ops once; unsent reports that nothing of the batch reached the server.
+func (db *DB) runPipelinedOnce(ctx context.Context, ops []op) (unsent bool, err error) {
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
-		return err
+		return false, db.dialect.mapErr(err)
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error {
+	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("pipeline: driver connection is %T, not pgx", dc)
 		}
 		pc := sc.Conn()
-		refused, failed := db.sendOps(ctx, pc, ops)
+		var refused *op
+		var failed error
+		refused, unsent, failed = db.sendOps(ctx, pc, ops)
 		if failed == nil && refused == nil {
 			return nil
 		}
@@ -46,11 +61,13 @@ func (db *DB) runPipelined(ctx context.Context, ops []op) error {
 		}
 		return failed
 	})
+	return unsent, err
 }
 
 // sendOps sends BEGIN, ops and COMMIT in one batch and reads the results: refused is the op
-// whose check failed, failed an error; both nil when the COMMIT succeeded.
-func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (refused *op, failed error) {
+// whose check failed, failed an error; both nil when the COMMIT succeeded. unsent reports a
+// failure before anything was sent.
+func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (refused *op, unsent bool, failed error) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	for _, o := range ops {
@@ -61,7 +78,7 @@ func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (refused *op,
 	br := pc.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
-		return nil, fmt.Errorf("BEGIN: %w", db.dialect.mapErr(err))
+		return nil, pgconn.SafeToRetry(err), fmt.Errorf("BEGIN: %w", db.dialect.mapErr(err))
 	}
 	refused, failed = readResults(br, ops)
 	if failed == nil && refused == nil {
@@ -80,7 +97,7 @@ func (db *DB) sendOps(ctx context.Context, pc *pgx.Conn, ops []op) (refused *op,
 	if failed == nil && refused == nil && pc.PgConn().TxStatus() != 'I' {
 		failed = errors.New("COMMIT: the transaction is still open")
 	}
-	return refused, failed
+	return refused, false, failed
 }
 
 // readResults reads the batch's results in order, up to the first failure: a statement whose

@@ -17,7 +17,8 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
 
@@ -128,11 +129,20 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// pgConnectTimeout bounds a connection attempt when the URL sets no connect_timeout: while a
+// server is unreachable (a failover moving its address), a request gets its 503 within this time
+// instead of hanging.
+const pgConnectTimeout = 3 * time.Second
+
 func openPostgres(dsn string) (*DB, error) {
-	p, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = pgConnectTimeout
+	}
+	p := stdlib.OpenDB(*cfg, stdlib.OptionResetSession(checkConn))
 	p.SetMaxOpenConns(32)
 	p.SetMaxIdleConns(32)
 	p.SetConnMaxIdleTime(5 * time.Minute)
@@ -266,7 +276,7 @@ func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 // scan. A scan error rolls the statement back.
 func (db *DB) writeRow(ctx context.Context, scan func(*sql.Row) error, q string, args ...any) error {
 	if db.wr == nil {
-		return scan(db.w.QueryRowContext(ctx, db.dialect.rebind(q), args...))
+		return db.dialect.mapErr(scan(db.w.QueryRowContext(ctx, db.dialect.rebind(q), args...)))
 	}
 	return db.tx(ctx, func(t *txn) error { return scan(t.queryRow(ctx, q, args...)) })
 }
@@ -284,19 +294,29 @@ func (db *DB) queryRow(ctx context.Context, q string, args ...any) scanner {
 	if db.rStmts != nil {
 		ctx = context.WithoutCancel(ctx) // see readsRunToTheEnd
 		if st, err := db.rStmts.get(ctx, q); err == nil {
-			return mappedRow{st.QueryRowContext(ctx, args...), db.dialect}
+			return mappedRow{r: st.QueryRowContext(ctx, args...), d: db.dialect}
 		}
 	}
-	return mappedRow{db.r.QueryRowContext(ctx, q, args...), db.dialect}
+	// PostgreSQL: a read that failed because the server was gone runs once more (see retryableRead).
+	again := func() *sql.Row { return db.r.QueryRowContext(ctx, q, args...) }
+	return mappedRow{r: again(), d: db.dialect, ctx: ctx, again: again}
 }
 
 // mappedRow is a row whose Scan error is mapped to the store's errors (sql.ErrNoRows kept).
 type mappedRow struct {
-	r *sql.Row
-	d dialect
+	r     *sql.Row
+	d     dialect
+	ctx   context.Context
+	again func() *sql.Row // runs the read once more after an unavailable database; nil: never
 }
 
-func (m mappedRow) Scan(dest ...any) error { return m.d.mapErr(m.r.Scan(dest...)) }
+func (m mappedRow) Scan(dest ...any) error {
+	err := m.r.Scan(dest...)
+	if err != nil && m.again != nil && retryableRead(m.ctx, err) {
+		err = m.again().Scan(dest...)
+	}
+	return m.d.mapErr(err)
+}
 
 // query runs a read on the reader pool.
 func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
@@ -309,6 +329,9 @@ func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 		}
 	}
 	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil && retryableRead(ctx, err) {
+		rows, err = db.r.QueryContext(ctx, q, args...) // once more, as queryRow does
+	}
 	return rows, db.dialect.mapErr(err)
 }
 
@@ -319,7 +342,7 @@ func (db *DB) tx(ctx context.Context, fn func(t *txn) error) error {
 	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return db.dialect.mapErr(fmt.Errorf("begin: %w", err))
 	}
 	if err := fn(&txn{q: sqlTx, d: db.dialect}); err != nil {
 		sqlTx.Rollback()

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/latch-auth/latch/internal/store"
 )
 
 // maxBatch bounds how many transactions share one SQLite commit, and so how long the first of
@@ -110,7 +112,7 @@ func (w *writer) loop() {
 				return
 			}
 		}
-		if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		if err := w.begin(ctx); err != nil {
 			first.err = fmt.Errorf("begin: %w", w.d.mapErr(err))
 			close(first.done)
 			continue
@@ -121,11 +123,12 @@ func (w *writer) loop() {
 			fnErr, err := w.inSavepoint(req)
 			if err != nil {
 				// The savepoint could not be released or rolled back: the transaction is in an
-				// unknown state (SQLite rolls back the whole transaction on some I/O errors), so
-				// the batch fails.
+				// unknown state (SQLite rolls back the whole transaction on a full disk and some
+				// I/O errors), so the batch fails. Its members did nothing wrong and nothing of
+				// theirs is kept: they may try again, so for them the database was unavailable.
 				req.err = errors.Join(fnErr, err)
 				members = append(members, req)
-				broken = errors.Join(errBatchBroken, err)
+				broken = errors.Join(store.ErrUnavailable, errBatchBroken, err)
 				break
 			}
 			if fnErr != nil || req.panicked != nil {
@@ -140,6 +143,19 @@ func (w *writer) loop() {
 		}
 		w.end(ctx, members, failed, broken)
 	}
+}
+
+// begin opens a batch. A transaction left open by a failure that SQLite did not roll back itself
+// (a full disk or an I/O error in the middle of a commit, whose ROLLBACK failed too) would refuse
+// every BEGIN from then on and wedge the writer: so a failed BEGIN rolls back and tries once more.
+func (w *writer) begin(ctx context.Context) error {
+	_, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	if err == nil {
+		return nil
+	}
+	w.conn.ExecContext(ctx, "ROLLBACK") // fails harmlessly when no transaction is open
+	_, err = w.conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	return err
 }
 
 // next returns the next queued transaction if the batch has room, or nil to commit now.
@@ -197,7 +213,7 @@ func (w *writer) inSavepoint(req *writeReq) (fnErr, broken error) {
 func (w *writer) end(ctx context.Context, members, failed []*writeReq, cause error) {
 	if cause == nil {
 		if _, err := w.exec(ctx, "COMMIT"); err != nil {
-			cause = fmt.Errorf("commit: %w", err)
+			cause = w.d.mapErr(fmt.Errorf("commit: %w", err))
 		} else {
 			w.commits.Add(1)
 			w.txs.Add(int64(len(members)))
