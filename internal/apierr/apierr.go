@@ -93,6 +93,20 @@ func MFARequired(message string) *Error { return New(403, "auth_mfa_required", m
 // UserNotActive is the 403 for a user whose status does not let them log in.
 func UserNotActive() *Error { return New(403, "user_not_active", "User is not active") }
 
+// Unavailable is the 503 for a request that could not reach the database (a restart, a failover,
+// a full disk): nothing was done, and the same request may succeed in a second.
+func Unavailable() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+		Message: "The service is unavailable for a moment, retry in 1 second", RetryAfter: 1}
+}
+
+// Overloaded is the 503 for a request shed because the server has as many in flight as it may
+// take: it was not started.
+func Overloaded() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+		Message: "The server is busy, retry in 1 second", RetryAfter: 1}
+}
+
 // Internal is the 500 body; it never carries detail.
 func Internal() *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: "internal_error", Message: "Internal server error"}

@@ -30,6 +30,7 @@ type Config struct {
 	SQLiteFull    bool   // synchronous=FULL
 	SigningAlg    string // ES256 (serve's default), RS256 or EdDSA; "" keeps the current keys' algorithm
 	Pprof         string
+	MaxInFlight   int // requests served at once; more are shed with a 503 (0: no limit)
 
 	SMTP    SMTP
 	Twilio  Twilio
@@ -136,6 +137,11 @@ func redactURL(raw string) string {
 	return u.Scheme + "://" + u.Host + "/…"
 }
 
+// DefaultMaxInFlight is --max-in-flight's default, measured on a 2-core machine (docs/performance.md,
+// "Open-loop latency and overload"): enough in flight to keep both cores and the database busy,
+// few enough that a request admitted under overload still answers in tens of milliseconds.
+const DefaultMaxInFlight = 64
+
 // BindStorage registers the flags every command that opens the database needs.
 func (c *Config) BindStorage(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", env("LATCH_DATA_DIR", "./latch-data"), "data directory: SQLite database and dev-mode key file (LATCH_DATA_DIR)")
@@ -155,6 +161,7 @@ func (c *Config) BindServe(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Issuer, "issuer", env("LATCH_ISSUER", ""), "token issuer URL, shared by all nodes (LATCH_ISSUER; default http://<addr>)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LATCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LATCH_LOG_LEVEL)")
 	fs.BoolVar(&c.ForceDev, "dev", envBool("LATCH_DEV"), "serve dev mode (dev outbox and demo) on a non-loopback --addr too, with a warning: anyone who reaches it reads every code (LATCH_DEV=1)")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", envInt("LATCH_MAX_IN_FLIGHT", DefaultMaxInFlight), "requests served at once; past it new requests get 503 service_unavailable with Retry-After: 1 at once instead of queueing (health, readiness and metrics never); 0: no limit (LATCH_MAX_IN_FLIGHT)")
 	fs.StringVar(&c.Pprof, "pprof", env("LATCH_PPROF", ""), "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (LATCH_PPROF; off by default)")
 
 	fs.StringVar(&c.SMTP.Host, "smtp-host", env("LATCH_SMTP_HOST", ""), "SMTP relay host; email goes to the dev outbox when empty (LATCH_SMTP_HOST)")
@@ -286,6 +293,9 @@ func (c *Config) ValidateServe() error {
 	if c.DevOnNetwork() && !c.ForceDev {
 		return fmt.Errorf("dev mode serves every code at /dev/outbox, so it listens only on a loopback address, not %s: "+
 			"use --addr 127.0.0.1:PORT, configure a delivery provider (with --prod), or force dev mode with --dev (LATCH_DEV=1)", c.Addr)
+	}
+	if c.MaxInFlight < 0 {
+		return errors.New("--max-in-flight must be 0 (no limit) or more")
 	}
 	if c.Pprof != "" && !loopback(c.Pprof) {
 		return errors.New("--pprof must listen on a loopback address such as 127.0.0.1:6060")

@@ -42,6 +42,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var local *apiError
 	var wrapped interface{ APIError() *apierr.Error }
 	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		// The database could not be reached or could not take the write: not a bug, and the
+		// client should come back in a second (product.md, "The database going away").
+		logger(r).Warn("database unavailable", "err", err)
+		ae = apierr.Unavailable()
 	case errors.Is(err, store.ErrUnstorableText):
 		// A value the database cannot store as text (PostgreSQL refuses NUL bytes and invalid
 		// UTF-8): bad input, not a server fault. The edges reject most of these before.

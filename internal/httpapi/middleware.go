@@ -94,7 +94,9 @@ func (s *Server) instrument(route string, next http.Handler) http.Handler {
 		d := time.Since(start)
 		latency.Observe(d.Seconds())
 		s.Metrics.Requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-		if sw.status >= 500 {
+		// A 503 is logged where its cause is (writeError logs the database error; a shed request
+		// is counted in latch_http_shed_total): under overload a line per request would add load.
+		if sw.status >= 500 && sw.status != http.StatusServiceUnavailable {
 			logger(r).Error("request", "route", route, "status", sw.status, "duration_ms", d.Milliseconds())
 		} else {
 			logger(r).Debug("request", "route", route, "status", sw.status, "duration_ms", d.Milliseconds())

@@ -41,6 +41,11 @@ type Server struct {
 	Hosted   *hosted.Flow
 	Dev      bool         // serve the dev outbox and demo
 	Web      http.Handler // the dev outbox pages and the demo app (set when Dev is)
+	// MaxInFlight is how many requests may run at once before new ones are shed with a 503
+	// (see shed.go); 0: no limit.
+	MaxInFlight int
+
+	admission admission
 
 	grants map[string]grantFunc
 }
@@ -50,7 +55,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.grants = s.grantTable()
 	for _, r := range s.routes() {
-		mux.Handle(r.pattern, s.instrument(r.pattern, s.authenticate(r.auth, r.handler)))
+		mux.Handle(r.pattern, s.instrument(r.pattern, s.admit(r.pattern, s.authenticate(r.auth, r.handler))))
 	}
 	mux.Handle("/", s.instrument("unmatched", http.HandlerFunc(s.notFound)))
 	return s.requestID(s.recoverPanics(mux))

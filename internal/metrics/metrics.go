@@ -15,6 +15,9 @@ type Metrics struct {
 	Latency  *prometheus.HistogramVec
 	Logins   *prometheus.CounterVec
 	Messages *prometheus.CounterVec
+	// Shed counts requests answered 503 at once because the server had as many in flight as
+	// --max-in-flight allows.
+	Shed *prometheus.CounterVec
 }
 
 // New registers Latch's collectors (and the Go and process collectors) in a new registry.
@@ -26,8 +29,10 @@ func New() *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"}),
 		Logins:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latch_logins_total", Help: "Login attempts by method and outcome."}, []string{"method", "outcome"}),
 		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latch_messages_sent_total", Help: "Messages sent by channel and outcome."}, []string{"channel", "outcome"}),
+		Shed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "latch_http_shed_total",
+			Help: "HTTP requests answered 503 without being started, because as many were in flight as --max-in-flight allows, by route pattern."}, []string{"route"}),
 	}
-	m.Registry.MustRegister(m.Requests, m.Latency, m.Logins, m.Messages,
+	m.Registry.MustRegister(m.Requests, m.Latency, m.Logins, m.Messages, m.Shed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -217,6 +217,8 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 		TOTP:     n.TOTP,
 		Hosted:   n.Hosted,
 		Dev:      cfg.Dev(),
+		// MaxInFlight: the node serves HTTP with the limit operators set (serve's --max-in-flight).
+		MaxInFlight: cfg.MaxInFlight,
 	}
 	if cfg.Dev() {
 		if n.API.Web, err = n.demo(ctx, base); err != nil {
