@@ -28,5 +28,6 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), appCmd(), clientCmd(), keysCmd(), versionCmd(), benchCmd(), userCmd())
+	strictCommands(root)
 	return root
 }

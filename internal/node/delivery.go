@@ -1,8 +1,6 @@
 package node
 
 import (
-	"fmt"
-
 	"github.com/latch-auth/latch/internal/clock"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/internal/delivery"
@@ -24,7 +22,7 @@ func providers(cfg *config.Config, s store.Outbox, clk clock.Clock) (delivery.Ro
 			Password: cfg.SMTP.Password.Reveal(), From: cfg.SMTP.From, TLS: cfg.SMTP.TLS}
 		sender, err := smtp.New(sc)
 		if err != nil {
-			return r, nil, fmt.Errorf("smtp: %w", err)
+			return r, nil, err // its message names the provider
 		}
 		r.Email, desc["email"] = sender, "smtp "+sc.String()
 	} else if cfg.Dev() {
@@ -36,14 +34,14 @@ func providers(cfg *config.Config, s store.Outbox, clk clock.Clock) (delivery.Ro
 			From: cfg.Twilio.From, MessagingServiceSID: cfg.Twilio.MessagingServiceSID}
 		sender, err := twilio.New(tc)
 		if err != nil {
-			return r, nil, fmt.Errorf("twilio: %w", err)
+			return r, nil, err // its message names the provider
 		}
 		r.SMS, desc["sms"] = sender, "twilio "+tc.String()
 	case cfg.Webhook.URL != "":
 		wc := webhook.Config{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret.Reveal()}
 		sender, err := webhook.New(wc)
 		if err != nil {
-			return r, nil, fmt.Errorf("sms webhook: %w", err)
+			return r, nil, err // its message names the provider
 		}
 		r.SMS, desc["sms"] = sender, "webhook "+wc.String()
 	case cfg.Dev():

@@ -130,7 +130,7 @@ func Open(ctx context.Context, cfg *config.Config, opts Options) (*Node, error) 
 	n.Box = box
 	if n.Store == nil {
 		if n.Store, err = sqlstore.Open(ctx, cfg.DSN(), sqlstore.Options{SynchronousFull: cfg.SQLiteFull}); err != nil {
-			return nil, fmt.Errorf("open database: %w", err)
+			return nil, databaseError(cfg, err)
 		}
 		n.ownsStore = true
 	}
