@@ -87,6 +87,8 @@ func LoginReads(engine string) map[string]PlannedRead {
 		"code with user":        {codeUserSQL, []any{"h", "link"}},
 		"latest code":           {latestCodeSQL, []any{"a", "otp", "user:x"}},
 		"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
+		// A write, but planned like the reads: it must seek the token and its session.
+		"rotate refresh token": {rotateRefreshSQL, []any{int64(1), "h", "c", int64(1), int64(1)}},
 	}
 	d := sqliteDialect
 	if engine == postgresDialect.name {
