@@ -34,6 +34,12 @@ them, then runs --concurrency workers for --duration and reports:
   latency      p50/p90/p99/max of a completed login, whole flow (e.g. send + authenticate)
   errors       failed attempts by "STATUS error_code" (or "transport")
 
+With --rate N it runs an open loop instead: N logins per second on a fixed schedule, however the
+server keeps up, with up to --concurrency (default 256) in flight. Each login's latency counts
+from the moment it was due, so waiting for the bench or the server is never left out (no
+coordinated omission); per second is then the achieved rate, offered_per_second the schedule,
+and p99.9 is reported too. 503s from a server shedding load are counted as errors by code.
+
 Flows:
   client_credentials  POST /oidc/token client_credentials grants
   otp                 backend OTP: /cis/v1/auth/otp/send (channel direct) + /otp/authenticate
@@ -84,7 +90,8 @@ step, so a pool of U users caps totp at U/30 logins/s (default 40 users per work
 	f.StringVar(&cfg.ClientSecret, "client-secret", "", "client secret (LATCH_BENCH_CLIENT_SECRET)")
 	f.StringVar(&cfg.Flow, "flow", "", "flow to run: "+strings.Join(bench.Flows, "|")+" (hosted is experimental)")
 	f.DurationVar(&cfg.Duration, "duration", 30*time.Second, "length of the timed part")
-	f.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent workers")
+	f.IntVar(&cfg.Concurrency, "concurrency", 16, "concurrent workers (closed loop); with --rate, logins in flight at most (default 256)")
+	f.Float64Var(&cfg.Rate, "rate", 0, "open loop: offer this many logins (or grants) per second on a fixed schedule, latency counted from each one's due time; 0: closed loop of --concurrency workers")
 	f.IntVar(&cfg.Users, "users", 0, "users to create (default: otp/magiclink/hosted max(64 per worker, duration x 3000/s / 5), totp 40 per worker, refresh 4 per worker)")
 	f.StringVar(&cfg.RedirectURI, "redirect-uri", "", "an allowed redirect URI of the app, for magiclink and hosted (default <url>/demo/callback)")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON object on stdout")
@@ -92,6 +99,9 @@ step, so a pool of U users caps totp at U/30 logins/s (default 40 users per work
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		if !f.Changed("client-secret") {
 			cfg.ClientSecret = os.Getenv("LATCH_BENCH_CLIENT_SECRET")
+		}
+		if cfg.Rate > 0 && !f.Changed("concurrency") {
+			cfg.Concurrency = 256
 		}
 		if cfg.ClientID == "" || cfg.ClientSecret == "" {
 			return fmt.Errorf("--client-id and --client-secret (or LATCH_BENCH_CLIENT_ID and LATCH_BENCH_CLIENT_SECRET) are required")

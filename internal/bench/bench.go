@@ -45,10 +45,13 @@ type Config struct {
 	ClientSecret string
 	Flow         string
 	Duration     time.Duration // length of the timed part
-	Concurrency  int           // workers, each running one flow at a time
-	Users        int           // users to create; 0 picks the flow's default
-	RedirectURI  string        // magiclink and hosted; default URL + "/demo/callback"
-	HTTPClient   *http.Client  // nil: a keep-alive client sized for Concurrency
+	Concurrency  int           // workers, each running one flow at a time (open loop: logins in flight at most)
+	// Rate, when > 0, runs the open loop: Rate logins per second on a fixed schedule, latency
+	// counted from each login's due time (see openloop.go). 0: the closed loop of Concurrency workers.
+	Rate        float64
+	Users       int          // users to create; 0 picks the flow's default
+	RedirectURI string       // magiclink and hosted; default URL + "/demo/callback"
+	HTTPClient  *http.Client // nil: a keep-alive client sized for Concurrency
 }
 
 // sizedLoginRate is the login rate the default pool of the send-limited flows (otp, magiclink,
@@ -177,8 +180,15 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Result, error) {
 		}
 	}
 
-	r.logf("running %s for %s with %d workers", cfg.Flow, cfg.Duration, cfg.Concurrency)
-	res, err := r.timed(ctx, def.op)
+	var res Result
+	var err error
+	if cfg.Rate > 0 {
+		r.logf("running %s for %s at %g logins/s (open loop, up to %d in flight)", cfg.Flow, cfg.Duration, cfg.Rate, cfg.Concurrency)
+		res, err = r.openLoop(ctx, def.op)
+	} else {
+		r.logf("running %s for %s with %d workers", cfg.Flow, cfg.Duration, cfg.Concurrency)
+		res, err = r.timed(ctx, def.op)
+	}
 	r.notes(res)
 	return res, err
 }
@@ -203,6 +213,9 @@ func (cfg *Config) normalize() error {
 	if cfg.Users < 0 {
 		return errors.New("users must not be negative")
 	}
+	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
+		return errors.New("rate must be a positive number of logins per second (or 0 for the closed loop)")
+	}
 	if cfg.RedirectURI == "" {
 		cfg.RedirectURI = cfg.URL + "/demo/callback"
 	}
@@ -210,6 +223,9 @@ func (cfg *Config) normalize() error {
 		cfg.Users = 0 // client_credentials logs no user in
 	} else if cfg.Users == 0 {
 		cfg.Users = DefaultUsers(cfg.Flow, cfg.Concurrency, cfg.Duration)
+		if cfg.Rate > 0 {
+			cfg.Users = max(cfg.Users, openLoopUsers(cfg.Flow, cfg.Rate, cfg.Duration))
+		}
 	}
 	return nil
 }
@@ -269,8 +285,11 @@ func (r *runner) timed(ctx context.Context, op func(context.Context, *worker) (t
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return r.collect(time.Since(start)), ctx.Err()
+}
 
+// collect gathers the workers' counts and latencies into a Result of a run that took elapsed.
+func (r *runner) collect(elapsed time.Duration) Result {
 	res := Result{Flow: r.cfg.Flow, Concurrency: r.cfg.Concurrency, ErrorsByCode: map[string]int{}}
 	n := 0
 	for _, w := range r.workers {
@@ -286,7 +305,7 @@ func (r *runner) timed(ctx context.Context, op func(context.Context, *worker) (t
 		}
 	}
 	res.summarize(lat, elapsed)
-	return res, ctx.Err()
+	return res
 }
 
 // notes prints, after the timed part, what the operator should know about the run's errors.

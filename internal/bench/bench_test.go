@@ -63,7 +63,7 @@ func TestBenchResultJSONKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"concurrency", "duration_s", "errors", "errors_by_code", "flow", "max_ms", "p50_ms", "p90_ms", "p99_ms", "per_second", "requests"}
+	want := []string{"concurrency", "duration_s", "errors", "errors_by_code", "flow", "max_ms", "p50_ms", "p90_ms", "p999_ms", "p99_ms", "per_second", "requests"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("keys %v, want %v", keys, want)
 	}
@@ -335,5 +335,40 @@ func TestBenchRecordedStep(t *testing.T) {
 	codes[9] = "333333" // an earlier step never counts: the server takes the latest
 	if got := recordedStep(codeAt, "333333", 9, 10); got != 9 {
 		t.Errorf("recorded %d, want 9", got)
+	}
+}
+
+// TestBenchOpenLoop: --rate offers exactly rate x duration logins on the schedule, reports the
+// offered rate, and counts each login's latency from its due time: with one login in flight at
+// a time against a server that takes 20 ms, logins due every 5 ms wait for each other, and that
+// wait is in their latency (a closed loop would report 20 ms).
+func TestBenchOpenLoop(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oidc/token" {
+			w.WriteHeader(404)
+			return
+		}
+		if served.Add(1) > 1 { // the first grant is the bench's own token
+			time.Sleep(20 * time.Millisecond)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"a","token_type":"Bearer","expires_in":3600}`))
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{URL: srv.URL, ClientID: "c", ClientSecret: "s", Flow: FlowClientCredentials,
+		Duration: 50 * time.Millisecond, Concurrency: 1, Rate: 200}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 10 || res.Errors != 0 || res.OfferedPerSecond != 200 {
+		t.Fatalf("requests %d errors %d offered %v, want 10, 0, 200", res.Requests, res.Errors, res.OfferedPerSecond)
+	}
+	// The 10th login was due at 45 ms and could start only after nine 20 ms ones: >= 135 ms late.
+	if res.MaxMs < 135 || res.P50ms < 20 {
+		t.Fatalf("max %v ms, p50 %v ms: the open loop must count the wait from each login's due time", res.MaxMs, res.P50ms)
+	}
+	if !strings.Contains(res.Table(), "offered") {
+		t.Fatalf("table without the offered rate:\n%s", res.Table())
 	}
 }

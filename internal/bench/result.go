@@ -22,6 +22,11 @@ type Result struct {
 	P99ms        float64        `json:"p99_ms"`
 	MaxMs        float64        `json:"max_ms"`
 	ErrorsByCode map[string]int `json:"errors_by_code"` // "STATUS error_code" or "transport"
+	// P999ms is the 99.9th percentile; in the open loop every latency counts from the login's due time.
+	P999ms float64 `json:"p999_ms"`
+	// OfferedPerSecond is the open loop's schedule (--rate): logins offered per second; absent in
+	// the closed loop. PerSecond is then the achieved rate.
+	OfferedPerSecond float64 `json:"offered_per_second,omitempty"`
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p <= 100) of sorted, or 0 when empty.
@@ -47,6 +52,7 @@ func (r *Result) summarize(lat []time.Duration, elapsed time.Duration) {
 	r.P50ms = ms(percentile(lat, 50))
 	r.P90ms = ms(percentile(lat, 90))
 	r.P99ms = ms(percentile(lat, 99))
+	r.P999ms = ms(percentile(lat, 99.9))
 	if len(lat) > 0 {
 		r.MaxMs = ms(lat[len(lat)-1])
 	}
@@ -69,12 +75,17 @@ func (r Result) Table() string {
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "flow\t%s\n", r.Flow)
 	fmt.Fprintf(w, "duration\t%.2f s\n", r.DurationS)
-	fmt.Fprintf(w, "concurrency\t%d\n", r.Concurrency)
+	if r.OfferedPerSecond > 0 {
+		fmt.Fprintf(w, "offered\t%.1f %s/s\t(open loop, up to %d in flight; latency from each login's due time)\n", r.OfferedPerSecond, r.unit(), r.Concurrency)
+	} else {
+		fmt.Fprintf(w, "concurrency\t%d\n", r.Concurrency)
+	}
 	fmt.Fprintf(w, "requests\t%d\t(%s attempted)\n", r.Requests, r.unit())
 	fmt.Fprintf(w, "%s/s\t%.1f\t(completed)\n", r.unit(), r.PerSecond)
 	fmt.Fprintf(w, "latency p50\t%.2f ms\n", r.P50ms)
 	fmt.Fprintf(w, "latency p90\t%.2f ms\n", r.P90ms)
 	fmt.Fprintf(w, "latency p99\t%.2f ms\n", r.P99ms)
+	fmt.Fprintf(w, "latency p99.9\t%.2f ms\n", r.P999ms)
 	fmt.Fprintf(w, "latency max\t%.2f ms\n", r.MaxMs)
 	fmt.Fprintf(w, "errors\t%d\n", r.Errors)
 	keys := make([]string, 0, len(r.ErrorsByCode))
