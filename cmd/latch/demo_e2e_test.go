@@ -349,9 +349,26 @@ func TestDemoE2E(t *testing.T) {
 			t.Fatalf("TOTP secret shown on the page is %q", secret)
 		}
 		b.shot("totp-enrol")
-		b.click(`main a[href="/demo/account"]`, "account")
-		if strings.Contains(b.text("main"), secret) {
-			t.Error("the TOTP secret is still shown after enrolment")
+		// Finish with a code from the app (the previous time step's: Latch accepts ±1 step, and
+		// this step's code is kept for the second factor below): the session becomes two-factor
+		// and the recovery codes are shown once.
+		now := time.Now()
+		confirmCode, err := totp.GenerateCode(secret, now.Add(-30*time.Second))
+		if err != nil {
+			t.Fatalf("compute TOTP code: %v", err)
+		}
+		b.submit("#form-confirm", map[string]string{"code": confirmCode}, "recovery")
+		b.shows("main", "Save these recovery codes")
+		codes := strings.Fields(b.text("#recovery-codes"))
+		if len(codes) != 10 || len(codes[0]) != 10 {
+			t.Fatalf("recovery codes shown: %q, want 10 codes of 10 characters", codes)
+		}
+		b.shot("recovery-codes")
+		b.click("#saved", "account")
+		b.shows("#recovery-state", "10")
+		b.shows("#amr", "mfa")
+		if text := b.text("main"); strings.Contains(text, secret) || strings.Contains(text, codes[0]) {
+			t.Error("the TOTP secret or a recovery code is still shown")
 		}
 		b.signOut()
 
@@ -361,7 +378,6 @@ func TestDemoE2E(t *testing.T) {
 		b.open("/demo/code", "code")
 		b.submit("main form", map[string]string{"code": code}, "account")
 		b.shows("#amr", "eotp")
-		now := time.Now()
 		totpCode, err := totp.GenerateCode(secret, now)
 		if err != nil {
 			t.Fatalf("compute TOTP code: %v", err)

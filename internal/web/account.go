@@ -22,9 +22,11 @@ type accountView struct {
 	// not be asked (the page then offers to set one up, which Latch refuses if there is one).
 	Authenticators []authenticatorRow
 	Known          bool
-	Claims         []claimRow
-	Approval       *approval
-	Notice         *notice
+	// RecoveryLeft is how many unused recovery codes the user has; -1 when Latch could not say.
+	RecoveryLeft int
+	Claims       []claimRow
+	Approval     *approval
+	Notice       *notice
 }
 
 // HasTOTP reports whether the user has an active authenticator app.
@@ -53,6 +55,15 @@ func (h *handler) account(w http.ResponseWriter, r *http.Request) {
 		Authenticators: list, Known: err == nil, Claims: claimRows(u.Claims), Approval: d.approval, Notice: n}
 	if err != nil {
 		h.log.Warn("demo: listing authenticators", "err", err)
+	}
+	v.RecoveryLeft = -1
+	if v.HasTOTP() {
+		var rc struct {
+			Remaining int `json:"remaining"`
+		}
+		if err := h.latch.call(r.Context(), http.MethodGet, "/cis/v1/users/me/totp/recovery-codes", u.tokens.AccessToken, nil, &rc); err == nil {
+			v.RecoveryLeft = rc.Remaining
+		}
 	}
 	h.render(w, r, http.StatusOK, "account", page{Title: "Signed in", Nav: "demo", Flash: flash, Data: v})
 }
@@ -143,13 +154,14 @@ type enrolView struct {
 	Secret string
 	URI    string
 	QRCode template.URL
+	Notice *notice
 }
 
 var pngDataURL = regexp.MustCompile(`^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$`)
 
 // totpShow serves GET /demo/totp: the new authenticator's QR code and secret.
 func (h *handler) totpShow(w http.ResponseWriter, r *http.Request) {
-	_, d, ok := h.signedIn(w, r)
+	id, d, ok := h.signedIn(w, r)
 	if !ok {
 		return
 	}
@@ -157,7 +169,8 @@ func (h *handler) totpShow(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/demo/account")
 		return
 	}
-	v := enrolView{Secret: d.enrolment.Secret, URI: d.enrolment.URI}
+	_, n := h.sessions.takeMessages(id)
+	v := enrolView{Secret: d.enrolment.Secret, URI: d.enrolment.URI, Notice: n}
 	if pngDataURL.MatchString(d.enrolment.QRCode) {
 		v.QRCode = template.URL(d.enrolment.QRCode) // checked: a base64 PNG, safe in <img src>
 	}

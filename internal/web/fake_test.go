@@ -57,7 +57,6 @@ type fakeLatch struct {
 	grants      int // client_credentials grants
 	calls       map[string]int
 	lastSend    map[string]any
-	authCodes   int
 	authBodies  []map[string]any
 	clientToken string
 

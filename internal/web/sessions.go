@@ -23,6 +23,7 @@ type demoSession struct {
 	pending   *pendingLogin // a code was sent; waiting for it
 	user      *signedIn
 	enrolment *enrolment   // a new TOTP, shown until the person leaves the page
+	recovery  []string     // new recovery codes, shown once
 	txn       *transaction // a started transaction, waiting for the TOTP code
 	approval  *approval    // the last approved transaction
 }
@@ -130,12 +131,6 @@ func (s *sessions) update(id string, f func(*demoSession)) {
 	}
 	d.expires = now.Add(s.ttl)
 	f(d)
-}
-
-// takeFlash returns and clears the session's one-time message.
-func (s *sessions) takeFlash(id string) string {
-	f, _ := s.takeMessages(id)
-	return f
 }
 
 // takeMessages returns and clears the session's one-time message and notice.
