@@ -68,11 +68,14 @@ func (db *DB) IssueCode(ctx context.Context, c store.Code, l store.SendLimits) e
 	if l.PerApp.Max > 0 {
 		appWindow = now - now%l.PerApp.Window.Milliseconds()
 	}
+	if l.Key != "" && longest > 0 {
+		// The key's sends that no window counts any more.
+		ops = append(ops, exec("prune sends", `DELETE FROM sends WHERE app_id = ? AND limit_key = ? AND sent_at <= ?`,
+			c.AppID, l.Key, now-longest.Milliseconds()))
+	}
 	if l.Key != "" || appWindow != 0 {
-		ops = append(ops,
-			exec("prune sends", `DELETE FROM sends WHERE app_id = ? AND limit_key = ? AND sent_at <= ?`, c.AppID, l.Key, now-longest.Milliseconds()),
-			exec("count send", `INSERT INTO sends (app_id, limit_key, sent_at, channel, code_id, app_window) VALUES (?, ?, ?, ?, ?, ?)`,
-				c.AppID, l.Key, now, c.Channel, c.ID, appWindow))
+		ops = append(ops, exec("count send", `INSERT INTO sends (app_id, limit_key, sent_at, channel, code_id, app_window) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.AppID, l.Key, now, c.Channel, c.ID, appWindow))
 	}
 	ops = append(ops, pruneCodesOp(c))
 	ops = append(ops, issueOps(c)...)
