@@ -69,6 +69,9 @@ func NewService(s store.Store, box *secret.Box, c clock.Clock) *Service {
 // NewApp describes an application to create.
 type NewApp struct {
 	Name         string
+	Description  string
+	ClientName   string // the first client's name and description
+	ClientDesc   string
 	RedirectURIs []string
 	AllowSignup  bool
 	Resources    []string
@@ -135,12 +138,16 @@ func ValidateRedirectURI(uri string) error {
 func (s *Service) CreateApp(ctx context.Context, n NewApp) (Credentials, error) {
 	n.Name = strings.TrimSpace(n.Name)
 	if n.Name == "" || len(n.Name) > 100 {
-		return Credentials{}, apierr.Invalid("name", "is required and at most 100 characters")
+		return Credentials{}, apierr.Invalid("app_name", "is required and at most 100 characters")
 	}
-	for _, u := range n.RedirectURIs {
-		if err := ValidateRedirectURI(u); err != nil {
-			return Credentials{}, apierr.Invalid("redirect_uris", fmt.Sprintf("%q %v", u, err))
-		}
+	if err := validateRedirectURIs(n.RedirectURIs); err != nil {
+		return Credentials{}, err
+	}
+	if err := validateResources("resources", n.Resources); err != nil {
+		return Credentials{}, err
+	}
+	if len(n.Description) > 1000 {
+		return Credentials{}, apierr.Invalid("app_description", "must be at most 1000 characters")
 	}
 	settings := n.Settings.withDefaults()
 	if field, problem := settings.Validate(); field != "" {
@@ -155,10 +162,13 @@ func (s *Service) CreateApp(ctx context.Context, n NewApp) (Credentials, error) 
 		return Credentials{}, err
 	}
 	now := s.clock.Now()
-	a := store.App{ID: secret.NewID(), TenantID: tenantID, Name: n.Name, RedirectURIs: n.RedirectURIs,
+	a := store.App{ID: secret.NewID(), TenantID: tenantID, Name: n.Name, Description: n.Description, RedirectURIs: n.RedirectURIs,
 		AllowSignup: n.AllowSignup, Resources: n.Resources, Settings: raw, CreatedAt: now}
 	creds, c := s.newClient(a.ID, n.Admin, now)
-	if err := s.store.CreateApp(ctx, a, c); err != nil {
+	c.Name, c.Description = n.ClientName, n.ClientDesc
+	if err := s.store.CreateApp(ctx, a, c); errors.Is(err, store.ErrConflict) {
+		return Credentials{}, errors.Join(errNameTaken(), err) // errors.Is(err, store.ErrConflict) still holds
+	} else if err != nil {
 		return Credentials{}, err
 	}
 	return creds, nil
@@ -251,7 +261,11 @@ func (s *Service) Authenticate(ctx context.Context, clientID, clientSecret strin
 	if err != nil {
 		return store.Client{}, App{}, err
 	}
-	if !secret.Equal(c.SecretHash, s.box.Hash(clientSecretPurpose, clientSecret)) {
+	hash := s.box.Hash(clientSecretPurpose, clientSecret)
+	current := secret.Equal(c.SecretHash, hash)
+	// A secret replaced by a rotation works until its grace period ends (and never without one).
+	previous := c.PrevSecretHash != "" && s.clock.Now().Before(c.PrevSecretExpires) && secret.Equal(c.PrevSecretHash, hash)
+	if !current && !previous {
 		return store.Client{}, App{}, ErrBadClient
 	}
 	a, err := s.App(ctx, c.AppID)

@@ -7,10 +7,13 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/latch-auth/latch/internal/delivery"
 	"github.com/latch-auth/latch/internal/store"
 )
 
@@ -32,7 +35,24 @@ type Settings struct {
 	AccessTokenTTLSeconds  int    `json:"access_token_ttl_seconds"`
 	IDTokenTTLSeconds      int    `json:"id_token_ttl_seconds"`
 	RefreshTokenTTLSeconds int    `json:"refresh_token_ttl_seconds"`
+	// RequireMFA makes every hosted login of the app require a second factor, as the request's
+	// require_mfa does.
+	RequireMFA bool `json:"require_mfa"`
+	// BrandPrimaryColor (#rgb or #rrggbb) colours the app's emails unless a request's
+	// email_content sets primaryColor; BrandLogoURL is the app's logo (Mosaic's logo).
+	BrandPrimaryColor string `json:"brand_primary_color"`
+	BrandLogoURL      string `json:"brand_logo_url"`
+	// Users is what the app's client tokens may do with the tenant's users: "none", "read" or
+	// "full" (Mosaic's default). An admin token may always manage users.
+	Users string `json:"users"`
 }
+
+// What a client token may do with users (Settings.Users).
+const (
+	UsersNone = "none"
+	UsersRead = "read"
+	UsersFull = "full"
+)
 
 // Lockout is the failure policy every login method holds an identifier to, assembled here once:
 // OTPMaxAttempts failures within LockoutMinutes lock it for LockoutMinutes.
@@ -56,6 +76,8 @@ func (s Settings) SendLimits(key, channel string) store.SendLimits {
 	return l
 }
 
+var hexColour = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
 // MaxTokenTTLSeconds bounds access and ID token lifetimes; signing keys stay published this long
 // after they are retired, so no live token loses its key.
 const MaxTokenTTLSeconds = 24 * 3600
@@ -68,6 +90,7 @@ func DefaultSettings() Settings {
 		TOTPAlgorithm:          "SHA1", TOTPDigits: 6, TOTPPeriod: 30, TOTPMaxPerUser: 1,
 		SendLimit: 5, SendWindowMinutes: 15, SendHourLimit: 10, AppSendsPerMinute: 600,
 		AccessTokenTTLSeconds: 3600, IDTokenTTLSeconds: 3600, RefreshTokenTTLSeconds: 14 * 24 * 3600,
+		Users: UsersFull,
 	}
 }
 
@@ -96,6 +119,9 @@ func (s Settings) withDefaults() Settings {
 	fill(&s.RefreshTokenTTLSeconds, d.RefreshTokenTTLSeconds)
 	if s.TOTPAlgorithm == "" {
 		s.TOTPAlgorithm = d.TOTPAlgorithm
+	}
+	if s.Users == "" {
+		s.Users = UsersFull
 	}
 	s.TOTPAlgorithm = strings.ToUpper(s.TOTPAlgorithm)
 	return s
@@ -135,6 +161,19 @@ func (s Settings) Validate() (string, string) {
 	default:
 		return "totp_algorithm", "must be SHA1, SHA256 or SHA512"
 	}
+	switch s.Users {
+	case UsersNone, UsersRead, UsersFull:
+	default:
+		return "users", "must be none, read or full"
+	}
+	if s.BrandPrimaryColor != "" && !hexColour.MatchString(s.BrandPrimaryColor) {
+		return "brand_primary_color", "must be a hex colour such as #1a73e8"
+	}
+	if s.BrandLogoURL != "" {
+		if u, err := url.Parse(s.BrandLogoURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || len(s.BrandLogoURL) > 2048 {
+			return "brand_logo_url", "must be an absolute http or https URL of at most 2048 characters"
+		}
+	}
 	return "", ""
 }
 
@@ -155,6 +194,12 @@ func (s *Settings) Set(name, value string) error {
 		return fmt.Errorf("%s: not a setting", name)
 	}
 	switch old.(type) {
+	case bool:
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("%s: must be true or false", name)
+		}
+		m[name] = b
 	case float64:
 		n, err := strconv.Atoi(value)
 		if err != nil {
@@ -179,4 +224,17 @@ func ParseSettings(raw []byte) (Settings, error) {
 		}
 	}
 	return s.withDefaults(), nil
+}
+
+// EmailContent is the email content of a request (nil when it set none) with the app's brand
+// colour where the request names no primaryColor.
+func (s Settings) EmailContent(req *delivery.EmailContent) delivery.EmailContent {
+	var c delivery.EmailContent
+	if req != nil {
+		c = *req
+	}
+	if c.PrimaryColor == "" {
+		c.PrimaryColor = s.BrandPrimaryColor
+	}
+	return c
 }

@@ -158,7 +158,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 		if ttl > 0 {
 			minutes = int(ttl.Minutes())
 		}
-		msg := delivery.RenderEmail(content(req), delivery.EmailData{AppName: a.Name, Link: f.resultURI(issued.Code), ExpiresInMinutes: minutes})
+		msg := delivery.RenderEmail(a.Settings.EmailContent(req.EmailContent), delivery.EmailData{AppName: a.Name, Link: f.resultURI(issued.Code), ExpiresInMinutes: minutes})
 		msg.To = to
 		if err := f.Codes.Deliver(ctx, issued, f.Sender, msg); err != nil {
 			return StartResponse{}, err
@@ -184,7 +184,7 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 	}
 	var msg delivery.Message
 	if kind == kindEmailOTP {
-		msg = delivery.RenderEmail(content(req), delivery.EmailData{AppName: a.Name, Code: issued.Code, ExpiresInMinutes: minutes})
+		msg = delivery.RenderEmail(a.Settings.EmailContent(req.EmailContent), delivery.EmailData{AppName: a.Name, Code: issued.Code, ExpiresInMinutes: minutes})
 	} else {
 		msg = delivery.Message{Channel: delivery.ChannelSMS, Text: delivery.RenderSMS(req.CustomMessage, a.Name, issued.Code, minutes), SenderID: req.SenderID}
 	}
@@ -199,17 +199,10 @@ func (f *Flow) Start(ctx context.Context, a app.App, clientID, kind string, req 
 	return StartResponse{Message: msgText, ApprovalData: req.ApprovalData}, nil
 }
 
-func content(req StartRequest) delivery.EmailContent {
-	if req.EmailContent == nil {
-		return delivery.EmailContent{}
-	}
-	return *req.EmailContent
-}
-
 // validateStart checks the request and resolves (or plans to create) the user.
 func (f *Flow) validateStart(ctx context.Context, a app.App, clientID, kind string, req StartRequest) (grant, error) {
 	g := grant{ClientID: clientID, RedirectURI: req.RedirectURI, CreateUser: req.CreateNewUser, Resource: req.Resource,
-		Claims: req.Claims, ApprovalData: req.ApprovalData, RequireMFA: req.RequireMFA, State: req.State, Nonce: req.Nonce}
+		Claims: req.Claims, ApprovalData: req.ApprovalData, RequireMFA: req.RequireMFA || a.Settings.RequireMFA, State: req.State, Nonce: req.Nonce}
 	switch kind {
 	case kindLink:
 		g.AMR = "eml"

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/httpapi"
 	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/secret"
@@ -42,15 +44,17 @@ type protectedRoute struct {
 
 // victim is the user whose routes are attacked: a request that slipped past the middleware
 // would read, change or delete it.
-type victim struct{ id, email, phone, username string }
+type victim struct{ id, email, phone, username, appID, clientID string }
+
+// none is an empty JSON body.
+var none = map[string]any{}
 
 // protectedRoutes lists every protected route of routes() with concrete path values. When a
 // route is added to the table, TestBearerAuthCoversEveryProtectedRoute fails until it is here.
 // okCode is exact for the routes whose services the test server wires (users); for the others a
 // valid token only has to get past the middleware.
 func protectedRoutes(v victim) []protectedRoute {
-	none := map[string]any{}
-	return []protectedRoute{
+	routes := []protectedRoute{
 		// backend one-time login (seed 002)
 		{"POST /cis/v1/auth/otp/send", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/send", map[string]any{"identifier": v.email, "channel": "email"}, 0},
 		{"POST /cis/v1/auth/otp/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/authenticate", map[string]any{"identifier": v.email, "passcode": "123456"}, 0},
@@ -86,18 +90,57 @@ func protectedRoutes(v victim) []protectedRoute {
 		{"POST /cis/v1/users/me/totp/devices/{authId}/activate", httpapi.AuthUser, "POST", "/cis/v1/users/me/totp/devices/dev1/activate", map[string]any{"otp": "123456"}, 0},
 		{"DELETE /cis/v1/users/me/totp/devices/{authId}", httpapi.AuthUser, "DELETE", "/cis/v1/users/me/totp/devices/dev1", nil, 0},
 
-		// users (users.yml)
-		{"POST /cis/v1/users", httpapi.AuthClient, "POST", "/cis/v1/users", map[string]any{"email": "intruder@example.com"}, 201},
-		{"GET /cis/v1/users", httpapi.AuthClient, "GET", "/cis/v1/users", nil, 200},
-		{"GET /cis/v1/users/count", httpapi.AuthClient, "GET", "/cis/v1/users/count", nil, 200},
-		{"GET /cis/v1/users/identifier", httpapi.AuthClient, "GET", "/cis/v1/users/identifier?identifier_name=email&identifier_value=" + url.QueryEscape(v.email), nil, 200},
-		{"GET /cis/v1/users/{user_id}", httpapi.AuthClient, "GET", "/cis/v1/users/" + v.id, nil, 200},
-		{"PUT /cis/v1/users/{user_id}", httpapi.AuthClient, "PUT", "/cis/v1/users/" + v.id, map[string]any{"language": "xx-intruder"}, 200},
-		{"GET /cis/v1/users/email/{email}", httpapi.AuthClient, "GET", "/cis/v1/users/email/" + v.email, nil, 200},
-		{"GET /cis/v1/users/phone-number/{phone_number}", httpapi.AuthClient, "GET", "/cis/v1/users/phone-number/" + v.phone, nil, 200},
-		{"GET /cis/v1/users/phone/{phone_number}", httpapi.AuthClient, "GET", "/cis/v1/users/phone/" + v.phone, nil, 200},
-		{"GET /cis/v1/users/username/{username}", httpapi.AuthClient, "GET", "/cis/v1/users/username/" + v.username, nil, 200},
-		{"DELETE /cis/v1/manage/users/{user_id}", httpapi.AuthClient, "DELETE", "/cis/v1/manage/users/" + v.id, nil, 204},
+		// users (users.yml): client or admin tokens
+		{"POST /cis/v1/users", httpapi.AuthUsers, "POST", "/cis/v1/users", map[string]any{"email": "intruder@example.com"}, 201},
+		{"GET /cis/v1/users", httpapi.AuthUsers, "GET", "/cis/v1/users", nil, 200},
+		{"GET /cis/v1/users/count", httpapi.AuthUsers, "GET", "/cis/v1/users/count", nil, 200},
+		{"GET /cis/v1/users/identifier", httpapi.AuthUsers, "GET", "/cis/v1/users/identifier?identifier_name=email&identifier_value=" + url.QueryEscape(v.email), nil, 200},
+		{"GET /cis/v1/users/{user_id}", httpapi.AuthUsers, "GET", "/cis/v1/users/" + v.id, nil, 200},
+		{"PUT /cis/v1/users/{user_id}", httpapi.AuthUsers, "PUT", "/cis/v1/users/" + v.id, map[string]any{"language": "xx-intruder"}, 200},
+		{"GET /cis/v1/users/{user_id}/{list}", httpapi.AuthUsers, "GET", "/cis/v1/users/" + v.id + "/groups", nil, 200},
+		{"GET /cis/v1/users/email/{email}", httpapi.AuthUsers, "GET", "/cis/v1/users/email/" + v.email, nil, 200},
+		{"GET /cis/v1/users/phone-number/{phone_number}", httpapi.AuthUsers, "GET", "/cis/v1/users/phone-number/" + v.phone, nil, 200},
+		{"GET /cis/v1/users/phone/{phone_number}", httpapi.AuthUsers, "GET", "/cis/v1/users/phone/" + v.phone, nil, 200},
+		{"GET /cis/v1/users/username/{username}", httpapi.AuthUsers, "GET", "/cis/v1/users/username/" + v.username, nil, 200},
+		{"GET /cis/v1/users/external-user-id/{external_user_id}", httpapi.AuthUsers, "GET", "/cis/v1/users/external-user-id/ext-victim", nil, 200},
+		{"POST /cis/v1/users/{user_id}/emails/{email}/verify", httpapi.AuthUsers, "POST", "/cis/v1/users/" + v.id + "/emails/" + v.email + "/verify", none, 202},
+		{"POST /cis/v1/users/{user_id}/phone-numbers/{phone_number}/verify", httpapi.AuthUsers, "POST", "/cis/v1/users/" + v.id + "/phone-numbers/" + v.phone + "/verify", none, 202},
+		{"DELETE /cis/v1/users/{user_id}/emails/{email}", httpapi.AuthUsers, "DELETE", "/cis/v1/users/" + v.id + "/emails/other@example.com", nil, 404},
+		{"DELETE /cis/v1/users/{user_id}/phone-numbers/{phone_number}", httpapi.AuthUsers, "DELETE", "/cis/v1/users/" + v.id + "/phone-numbers/+14155550199", nil, 404},
+		{"POST /cis/v1/users/{user_id}/password", httpapi.AuthUsers, "POST", "/cis/v1/users/" + v.id + "/password", none, 501},
+		{"PUT /cis/v1/users/{user_id}/password", httpapi.AuthUsers, "PUT", "/cis/v1/users/" + v.id + "/password", none, 501},
+		{"POST /cis/v1/users/me/password-credentials", httpapi.AuthUser, "POST", "/cis/v1/users/me/password-credentials", none, 0},
+		{"GET /cis/v1/users/me/device-keys", httpapi.AuthUser, "GET", "/cis/v1/users/me/device-keys", nil, 0},
+		{"DELETE /cis/v1/users/{user_id}/apps", httpapi.AuthUsers, "DELETE", "/cis/v1/users/" + v.id + "/apps", nil, 204},
+		{"DELETE /cis/v1/manage/users/{user_id}", httpapi.AuthUsers, "DELETE", "/cis/v1/manage/users/" + v.id, nil, 204},
+	}
+	return append(routes, adminRoutes(v)...)
+}
+
+// adminRoutes are the applications API's routes (admin tokens only) with concrete paths; the
+// application is the default one, its client the stack's default client.
+func adminRoutes(v victim) []protectedRoute {
+	a, c := "/cis/v1/applications/"+v.appID, v.clientID
+	return []protectedRoute{
+		{"POST /cis/v1/applications", httpapi.AuthAdmin, "POST", "/cis/v1/applications", map[string]any{"app_name": "intruder"}, 201},
+		{"GET /cis/v1/applications", httpapi.AuthAdmin, "GET", "/cis/v1/applications", nil, 200},
+		{"GET /cis/v1/applications/list", httpapi.AuthAdmin, "GET", "/cis/v1/applications/list", nil, 200},
+		{"GET /cis/v1/applications/{appId}", httpapi.AuthAdmin, "GET", a, nil, 200},
+		{"PUT /cis/v1/applications/{appId}", httpapi.AuthAdmin, "PUT", a, map[string]any{"app_description": "changed"}, 200},
+		{"PUT /cis/v1/applications/{appId}/resources", httpapi.AuthAdmin, "PUT", a + "/resources", map[string]any{"resource_ids": []string{"https://api.example"}}, 200},
+		{"POST /cis/v1/applications/{appId}/clients", httpapi.AuthAdmin, "POST", a + "/clients", map[string]any{"name": "intruder"}, 201},
+		{"GET /cis/v1/applications/{appId}/clients", httpapi.AuthAdmin, "GET", a + "/clients", nil, 200},
+		{"GET /cis/v1/applications/{appId}/clients/{clientId}", httpapi.AuthAdmin, "GET", a + "/clients/" + c, nil, 200},
+		{"PUT /cis/v1/applications/{appId}/clients/{clientId}", httpapi.AuthAdmin, "PUT", a + "/clients/" + c, map[string]any{"name": "renamed"}, 200},
+		{"PUT /cis/v1/applications/{appId}/clients/{clientId}/resources", httpapi.AuthAdmin, "PUT", a + "/clients/" + c + "/resources", map[string]any{"resource_ids": []string{}}, 200},
+		{"POST /cis/v1/applications/{appId}/clients/{clientId}/secret", httpapi.AuthAdmin, "POST", a + "/clients/" + c + "/secret", map[string]any{"grace_period_seconds": 3600}, 200},
+		{"GET /cis/v1/applications/signing-keys", httpapi.AuthAdmin, "GET", "/cis/v1/applications/signing-keys", nil, 200},
+		{"POST /cis/v1/applications/signing-keys", httpapi.AuthAdmin, "POST", "/cis/v1/applications/signing-keys", map[string]any{"name": "k"}, 201},
+		{"POST /cis/v1/applications/signing-keys/upload", httpapi.AuthAdmin, "POST", "/cis/v1/applications/signing-keys/upload", none, 501},
+		// the destructive ones last: the table is run in order
+		{"DELETE /cis/v1/applications/{appId}/clients/{clientId}", httpapi.AuthAdmin, "DELETE", a + "/clients/" + c, nil, 204},
+		{"DELETE /cis/v1/applications/{appId}/clients", httpapi.AuthAdmin, "DELETE", a + "/clients", nil, 204},
+		{"DELETE /cis/v1/applications/{appId}", httpapi.AuthAdmin, "DELETE", a, nil, 204},
 	}
 }
 
@@ -115,7 +158,7 @@ func TestBearerAuthCoversEveryProtectedRoute(t *testing.T) {
 		t.Fatal("the route table has no protected route")
 	}
 	covered := map[string]bool{}
-	for _, pr := range protectedRoutes(victim{"u1", "a@example.com", "+14155550100", "alice"}) {
+	for _, pr := range protectedRoutes(victim{"u1", "a@example.com", "+14155550100", "alice", "app1", "c1"}) {
 		req, err := http.NewRequest(pr.method, "http://latch.test"+pr.path, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -158,7 +201,15 @@ func newTokenFactory(t *testing.T, ts *testServer, v victim, sessionID string) *
 	}
 	user := maps.Clone(client)
 	user["sub"], user["sid"], user["auth_time"], user["amr"] = v.id, sessionID, now.Unix(), []string{"otp"}
-	return &tokenFactory{ts: ts, bases: map[httpapi.AuthKind]map[string]any{httpapi.AuthClient: client, httpapi.AuthUser: user}}
+	// An admin token is a client token of a management application's client, with roles admin.
+	creds, err := ts.Apps.CreateApp(context.Background(), app.NewApp{Name: "management", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := maps.Clone(client)
+	admin["sub"], admin["client_id"], admin["app_id"], admin["app_name"], admin["roles"] = creds.ClientID, creds.ClientID, creds.AppID, "management", []string{"admin"}
+	return &tokenFactory{ts: ts, bases: map[httpapi.AuthKind]map[string]any{httpapi.AuthClient: client, httpapi.AuthUsers: client,
+		httpapi.AuthUser: user, httpapi.AuthAdmin: admin}}
 }
 
 // with returns the valid claims of kind changed by set (a nil value deletes the claim).
@@ -221,8 +272,8 @@ func TestBearerAuthRefusesBadTokens(t *testing.T) {
 func testBearerAuthRefusesBadTokens(t *testing.T, ts *testServer) {
 	// Every route is served (dev mode), the conditional ones too.
 	good := ts.ClientToken(t)
-	created := ts.createUser(t, good, map[string]any{"email": "victim@example.com", "phone_number": "+14155550100", "username": "victim"})
-	v := victim{id: created["user_id"].(string), email: "victim@example.com", phone: "+14155550100", username: "victim"}
+	created := ts.createUser(t, good, map[string]any{"email": "victim@example.com", "phone_number": "+14155550100", "username": "victim", "external_user_id": "ext-victim"})
+	v := victim{id: created["user_id"].(string), email: "victim@example.com", phone: "+14155550100", username: "victim", appID: ts.App.ID, clientID: ts.ClientID}
 	routes := protectedRoutes(v)
 
 	// An expired client token, minted over HTTP, then the clock moves past exp + leeway.
@@ -245,8 +296,15 @@ func testBearerAuthRefusesBadTokens(t *testing.T, ts *testServer) {
 		t.Fatal(err)
 	}
 
-	valid := map[httpapi.AuthKind]string{httpapi.AuthClient: f.sign(t, f.bases[httpapi.AuthClient]), httpapi.AuthUser: f.sign(t, f.bases[httpapi.AuthUser])}
-	other := map[httpapi.AuthKind]httpapi.AuthKind{httpapi.AuthClient: httpapi.AuthUser, httpapi.AuthUser: httpapi.AuthClient}
+	valid := map[httpapi.AuthKind]string{}
+	for k, claims := range f.bases {
+		valid[k] = f.sign(t, claims)
+	}
+	// The token of another family: a user token on the client, users and admin routes, a
+	// client token on the user routes. (A client token on an admin route, and an admin token on
+	// a client route, are 403s: TestAdminTokenKinds.)
+	other := map[httpapi.AuthKind]httpapi.AuthKind{httpapi.AuthClient: httpapi.AuthUser, httpapi.AuthUser: httpapi.AuthClient,
+		httpapi.AuthUsers: httpapi.AuthUser, httpapi.AuthAdmin: httpapi.AuthUser}
 	bearer := func(tok string) string { return "Bearer " + tok }
 
 	cases := []struct {
@@ -319,7 +377,7 @@ func testBearerAuthRefusesBadTokens(t *testing.T, ts *testServer) {
 		}},
 		{"wrong_kind", func(k httpapi.AuthKind) string { return bearer(valid[other[k]]) }},
 		{"wrong_kind_client_token_from_oidc_token", func(k httpapi.AuthKind) string {
-			if k == httpapi.AuthClient {
+			if k != httpapi.AuthUser {
 				return bearer(valid[httpapi.AuthUser])
 			}
 			return bearer(ts.ClientToken(t))
@@ -375,7 +433,8 @@ func testBearerAuthRefusesBadTokens(t *testing.T, ts *testServer) {
 				t.Fatalf("valid client token refused: %d %s", r.Status, r.Body)
 			}
 		}
-		toks := map[httpapi.AuthKind]string{httpapi.AuthClient: ts.ClientToken(t), httpapi.AuthUser: valid[httpapi.AuthUser]}
+		toks := map[httpapi.AuthKind]string{httpapi.AuthClient: ts.ClientToken(t), httpapi.AuthUsers: ts.ClientToken(t),
+			httpapi.AuthAdmin: ts.AdminToken(t), httpapi.AuthUser: valid[httpapi.AuthUser]}
 		// The users routes answer for real; the others, whose answer depends on state this test
 		// does not set up, are checked on the route table's middleware in front of a stub
 		// handler that says it was reached.

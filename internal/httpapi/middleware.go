@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,8 +110,10 @@ type authKind int
 
 const (
 	authNone   authKind = iota
-	authClient          // a client access token (admin tokens are client tokens too)
+	authClient          // a client access token of an app's client; an admin token is refused (403)
 	authUser            // a user access token of a live session
+	authAdmin           // an admin token (a management app's client token); a client token is refused (403)
+	authUsers           // the users API: a client token (as its app's users setting allows) or an admin token
 )
 
 // Principal is who a verified Bearer token speaks for.
@@ -139,7 +142,20 @@ func (s *Server) authenticate(kind authKind, next http.Handler) http.Handler {
 			return
 		}
 		c, err := s.Tokens.Verify(raw, token.APIAudience)
-		if err != nil || !kindMatches(kind, c) {
+		if err != nil {
+			writeError(w, r, apierr.InvalidToken())
+			return
+		}
+		if refusal := kindRefusal(kind, c); refusal != nil {
+			writeError(w, r, refusal)
+			return
+		}
+		// A token of a deleted client or application is refused (cached: on every node within
+		// the app cache's TTL, on the node that deleted it at once).
+		if live, err := s.Apps.ClientLive(r.Context(), c.ClientID, c.AppID); err != nil {
+			writeError(w, r, err)
+			return
+		} else if !live {
 			writeError(w, r, apierr.InvalidToken())
 			return
 		}
@@ -168,15 +184,43 @@ func bearer(r *http.Request) (string, bool) {
 	return raw, raw != ""
 }
 
-func kindMatches(kind authKind, c token.Claims) bool {
+// kindRefusal says why a verified token may not call a route of kind: nil when it may, the 401
+// when it is not a token of the route's family (a user token on a client or admin route, and
+// the reverse), a 403 when it is a client token of the wrong role (an admin token on a login
+// route, an app's client token on an admin route).
+func kindRefusal(kind authKind, c token.Claims) *apierr.Error {
 	isClient := c.SessionID == "" && c.Subject != "" && c.Subject == c.ClientID
+	isAdmin := isClient && slices.Contains(c.Roles, token.AdminRole)
 	switch kind {
-	case authClient:
-		return isClient
 	case authUser:
-		return c.SessionID != "" && c.Subject != c.ClientID
+		if c.SessionID != "" && c.Subject != c.ClientID {
+			return nil
+		}
+	case authClient:
+		if isAdmin {
+			return apierr.Forbidden("An admin token cannot call the login APIs; use a client token of the application")
+		}
+		if isClient {
+			return nil
+		}
+	case authAdmin:
+		if isAdmin {
+			return nil
+		}
+		if isClient {
+			return apierr.Forbidden("This route needs an admin token (the client_credentials token of a management application)")
+		}
+	case authUsers:
+		if isClient {
+			return nil
+		}
 	}
-	return false
+	return apierr.InvalidToken()
+}
+
+// isAdmin reports whether the request's verified token is an admin token.
+func isAdmin(r *http.Request) bool {
+	return slices.Contains(principal(r).Claims.Roles, token.AdminRole)
 }
 
 // storableURL checks that the path and query values are valid UTF-8 without NUL characters —

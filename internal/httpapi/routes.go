@@ -5,12 +5,21 @@ import (
 
 	"github.com/latch-auth/latch/internal/hosted"
 	"github.com/latch-auth/latch/internal/magiclink"
+	"github.com/latch-auth/latch/internal/user"
 )
 
 type route struct {
 	pattern string
 	auth    authKind
 	handler http.Handler
+}
+
+// describedAs names the operation of openapi.yaml a route serves when its pattern cannot be the
+// operation's path: the mux cannot tell users/{user_id}/groups from users/email/{email} (a
+// request for users/email/groups would match both), so groups is served by a less specific
+// pattern whose handler answers only "groups".
+var describedAs = map[string]string{
+	"GET /cis/v1/users/{user_id}/{list}": "GET /cis/v1/users/{user_id}/groups",
 }
 
 // routes is the whole API surface at a glance: method and path, the token it needs, the handler.
@@ -64,18 +73,49 @@ func (s *Server) routes() []route {
 		{"POST /cis/v1/auth/token/refresh", authClient, h(s.tokenRefresh)},
 		{"POST /cis/v1/auth/logout", authUser, h(s.logout)},
 
-		// users (users.yml)
-		{"POST /cis/v1/users", authClient, h(s.createUser)},
-		{"GET /cis/v1/users", authClient, h(s.listUsers)},
-		{"GET /cis/v1/users/count", authClient, h(s.countUsers)},
-		{"GET /cis/v1/users/identifier", authClient, h(s.getUserByIdentifier)},
-		{"GET /cis/v1/users/{user_id}", authClient, h(s.getUser)},
-		{"PUT /cis/v1/users/{user_id}", authClient, h(s.updateUser)},
-		{"GET /cis/v1/users/email/{email}", authClient, h(s.getUserByEmail)},
-		{"GET /cis/v1/users/phone-number/{phone_number}", authClient, h(s.getUserByPhone)},
-		{"GET /cis/v1/users/phone/{phone_number}", authClient, h(s.getUserByPhone)},
-		{"GET /cis/v1/users/username/{username}", authClient, h(s.getUserByUsername)},
-		{"DELETE /cis/v1/manage/users/{user_id}", authClient, h(s.deleteUser)},
+		// users (users.yml): client tokens as their app's users setting allows, admin tokens always
+		{"POST /cis/v1/users", authUsers, s.usersAccess(true, h(s.createUser))},
+		{"GET /cis/v1/users", authUsers, s.usersAccess(false, h(s.listUsers))},
+		{"GET /cis/v1/users/count", authUsers, s.usersAccess(false, h(s.countUsers))},
+		{"GET /cis/v1/users/identifier", authUsers, s.usersAccess(false, h(s.getUserByIdentifier))},
+		{"GET /cis/v1/users/{user_id}", authUsers, s.usersAccess(false, h(s.getUser))},
+		{"PUT /cis/v1/users/{user_id}", authUsers, s.usersAccess(true, h(s.updateUser))},
+		{"GET /cis/v1/users/{user_id}/{list}", authUsers, s.usersAccess(false, h(s.getUserGroups))}, // see describedAs
+		{"DELETE /cis/v1/users/{user_id}/apps", authUsers, s.usersAccess(true, h(s.removeUserFromApp))},
+		{"GET /cis/v1/users/email/{email}", authUsers, s.usersAccess(false, h(s.getUserByEmail))},
+		{"GET /cis/v1/users/phone-number/{phone_number}", authUsers, s.usersAccess(false, h(s.getUserByPhone))},
+		{"GET /cis/v1/users/phone/{phone_number}", authUsers, s.usersAccess(false, h(s.getUserByPhone))},
+		{"GET /cis/v1/users/username/{username}", authUsers, s.usersAccess(false, h(s.getUserByUsername))},
+		{"GET /cis/v1/users/external-user-id/{external_user_id}", authUsers, s.usersAccess(false, h(s.getUserByExternalID))},
+		{"POST /cis/v1/users/{user_id}/emails/{email}/verify", authUsers, s.usersAccess(true, s.verifyUser(user.IDEmail, "email"))},
+		{"POST /cis/v1/users/{user_id}/phone-numbers/{phone_number}/verify", authUsers, s.usersAccess(true, s.verifyUser(user.IDPhone, "phone_number"))},
+		{"DELETE /cis/v1/users/{user_id}/emails/{email}", authUsers, s.usersAccess(true, s.removeUserSecondary(user.IDEmail, "email"))},
+		{"DELETE /cis/v1/users/{user_id}/phone-numbers/{phone_number}", authUsers, s.usersAccess(true, s.removeUserSecondary(user.IDPhone, "phone_number"))},
+		{"DELETE /cis/v1/manage/users/{user_id}", authUsers, s.usersAccess(true, h(s.deleteUser))},
+		{"POST /cis/v1/users/{user_id}/password", authUsers, notImplemented("Password credentials")},
+		{"PUT /cis/v1/users/{user_id}/password", authUsers, notImplemented("Password credentials")},
+		{"POST /cis/v1/users/me/password-credentials", authUser, notImplemented("Password credentials")},
+		{"GET /cis/v1/users/me/device-keys", authUser, h(s.getDeviceKeys)},
+
+		// applications (applications.yml): admin tokens only
+		{"POST /cis/v1/applications", authAdmin, h(s.createApp)},
+		{"GET /cis/v1/applications", authAdmin, h(s.listApps)},
+		{"GET /cis/v1/applications/list", authAdmin, h(s.listAppsBasic)},
+		{"GET /cis/v1/applications/{appId}", authAdmin, h(s.getApp)},
+		{"PUT /cis/v1/applications/{appId}", authAdmin, h(s.updateApp)},
+		{"DELETE /cis/v1/applications/{appId}", authAdmin, h(s.deleteApp)},
+		{"PUT /cis/v1/applications/{appId}/resources", authAdmin, h(s.updateAppResources)},
+		{"POST /cis/v1/applications/{appId}/clients", authAdmin, h(s.createClient)},
+		{"GET /cis/v1/applications/{appId}/clients", authAdmin, h(s.listClients)},
+		{"DELETE /cis/v1/applications/{appId}/clients", authAdmin, h(s.deleteClients)},
+		{"GET /cis/v1/applications/{appId}/clients/{clientId}", authAdmin, h(s.getClient)},
+		{"PUT /cis/v1/applications/{appId}/clients/{clientId}", authAdmin, h(s.updateClient)},
+		{"DELETE /cis/v1/applications/{appId}/clients/{clientId}", authAdmin, h(s.deleteClient)},
+		{"PUT /cis/v1/applications/{appId}/clients/{clientId}/resources", authAdmin, h(s.updateClientResources)},
+		{"POST /cis/v1/applications/{appId}/clients/{clientId}/secret", authAdmin, h(s.rotateClientSecret)},
+		{"GET /cis/v1/applications/signing-keys", authAdmin, h(s.listSigningKeys)},
+		{"POST /cis/v1/applications/signing-keys", authAdmin, h(s.rotateSigningKey)},
+		{"POST /cis/v1/applications/signing-keys/upload", authAdmin, notImplemented("Uploading a signing key")},
 
 		// operations; / is the landing page (HTML for a browser, JSON otherwise)
 		{"/{$}", authNone, h(s.landing)},

@@ -63,8 +63,10 @@ func (ts *testServer) userLogin(t testing.TB, userID string) (tok, sessionID str
 func (ts *testServer) tokenFor(t testing.TB, kind httpapi.AuthKind, userID string) string {
 	t.Helper()
 	switch kind {
-	case httpapi.AuthClient:
+	case httpapi.AuthClient, httpapi.AuthUsers:
 		return ts.ClientToken(t)
+	case httpapi.AuthAdmin:
+		return ts.AdminToken(t)
 	case httpapi.AuthUser:
 		tok, _ := ts.userLogin(t, userID)
 		return tok

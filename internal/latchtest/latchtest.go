@@ -274,3 +274,18 @@ func Concurrently(c *http.Client, reqs []*http.Request) []int {
 	wg.Wait()
 	return statuses
 }
+
+// AdminToken creates a management application (`latch app create --admin`) on the stack's store
+// and returns an admin token from its client's client_credentials grant.
+func (s *Stack) AdminToken(t testing.TB) string {
+	t.Helper()
+	creds, err := s.Apps.CreateApp(context.Background(), app.NewApp{Name: "admin-" + secret.NewID(), Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Form(t, "/oidc/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {creds.ClientID}, "client_secret": {creds.ClientSecret}}, "", "")
+	if r.Status != 200 {
+		t.Fatalf("admin token: %d %s", r.Status, r.Body)
+	}
+	return r.String("access_token")
+}

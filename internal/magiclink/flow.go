@@ -106,6 +106,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 			return SendResponse{}, apierr.Invalid(field, problem)
 		}
 	}
+	content = a.Settings.EmailContent(&content)
 	typ, identifier := req.IdentifierType, req.Identifier
 	if identifier == "" && req.Email != "" { // the deprecated shape
 		typ, identifier = user.IDEmail, req.Email

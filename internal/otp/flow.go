@@ -112,6 +112,7 @@ func (f *Flow) Send(ctx context.Context, a app.App, req SendRequest) (SendRespon
 			return SendResponse{}, apierr.Invalid(field, problem)
 		}
 	}
+	content = a.Settings.EmailContent(&content)
 	var sms SMSInput
 	if req.CustomSMSInput != nil {
 		sms = *req.CustomSMSInput

@@ -219,4 +219,6 @@ type Sessions interface {
 	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time) (RefreshToken, Session, User, error)
 	// EndUserSessions ends every live session of a user at now and returns how many.
 	EndUserSessions(ctx context.Context, userID string, now time.Time) (int, error)
+	// EndUserAppSessions ends every live session of a user in one application at now.
+	EndUserAppSessions(ctx context.Context, userID, appID string, now time.Time) (int, error)
 }

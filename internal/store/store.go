@@ -85,6 +85,8 @@ type Users interface {
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	GetUserByPhone(ctx context.Context, phone string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// GetUserByExternalID returns the oldest user whose profile's external_user_id is id.
+	GetUserByExternalID(ctx context.Context, id string) (User, error)
 	// UpdateUser replaces the stored user with u (matched by ID); ErrConflict when an identifier is taken.
 	UpdateUser(ctx context.Context, u User) error
 	// DeleteUser removes the user and everything that belongs to them in one transaction.

@@ -79,6 +79,7 @@ type Input struct {
 type Store interface {
 	store.Users
 	EndUserSessions(ctx context.Context, userID string, now time.Time) (int, error)
+	EndUserAppSessions(ctx context.Context, userID, appID string, now time.Time) (int, error)
 }
 
 // Service manages users.

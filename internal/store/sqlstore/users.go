@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,6 +116,30 @@ func userWhere(q store.UserQuery) (string, []any) {
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// GetUserByExternalID finds the oldest user whose profile JSON has external_user_id = id. The
+// profile is JSON text with no portable index, so a LIKE on the encoded pair narrows the scan
+// (both engines) and the decoded profile decides; it is an operator's lookup, not a login path.
+func (db *DB) GetUserByExternalID(ctx context.Context, id string) (store.User, error) {
+	enc, err := json.Marshal(id)
+	if err != nil {
+		return store.User{}, err
+	}
+	pattern := "%" + escapeLike(`"external_user_id":`+string(enc)) + "%"
+	users, err := scanAll(scanUser)(db.query(ctx, `SELECT `+userColumns+` FROM users WHERE profile LIKE ? ESCAPE '\' ORDER BY created_at, id`, pattern))
+	if err != nil {
+		return store.User{}, err
+	}
+	for _, u := range users {
+		var p struct {
+			ExternalUserID *string `json:"external_user_id"`
+		}
+		if json.Unmarshal(u.Profile, &p) == nil && p.ExternalUserID != nil && *p.ExternalUserID == id {
+			return u, nil
+		}
+	}
+	return store.User{}, store.ErrNotFound
 }
 
 var userSortColumns = map[string]string{"": "created_at", "created_at": "created_at", "email": "email", "phone_number": "phone", "last_auth": "last_auth"}

@@ -114,3 +114,50 @@ func testAppsDelete(t *testing.T, s store.Store) {
 		t.Fatalf("second DeleteApp: %v, want ErrNotFound", err)
 	}
 }
+
+// testUserByExternalID: the lookup matches the profile's external_user_id exactly (no LIKE
+// wildcard, no other field, no prefix), oldest first.
+func testUserByExternalID(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tn := seedTenant(t, s)
+	mk := func(id, profile string, at time.Time) {
+		u := newUser(tn, id, id+"@example.com", "", "", at)
+		u.Profile = []byte(profile)
+		mustCreateUser(t, s, u)
+	}
+	mk("u1", `{"external_user_id":"ext_1"}`, t0)
+	mk("u2", `{"external_user_id":"ext%1"}`, t0.Add(time.Second))
+	mk("u3", `{"custom_data":{"external_user_id":"dup"},"external_user_id":"dup"}`, t0.Add(2*time.Second))
+	mk("u4", `{"external_user_id":"dup"}`, t0.Add(3*time.Second))
+	mk("u5", `{"custom_data":{"external_user_id":"nested"}}`, t0.Add(4*time.Second))
+	for id, want := range map[string]string{"ext_1": "u1", "ext%1": "u2", "dup": "u3"} {
+		if u, err := s.GetUserByExternalID(ctx, id); err != nil || u.ID != want {
+			t.Errorf("GetUserByExternalID(%q) = %q, %v; want %q", id, u.ID, err, want)
+		}
+	}
+	for _, id := range []string{"ext", "ext_", "extX1", "nested", "%", ""} {
+		if u, err := s.GetUserByExternalID(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetUserByExternalID(%q) = %q, %v; want ErrNotFound", id, u.ID, err)
+		}
+	}
+}
+
+// testEndUserAppSessions ends one user's sessions in one application only.
+func testEndUserAppSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sessionUsers(t, s)
+	mustSaveLogin(t, s, newSession("s1", "u1", t0), true, store.RefreshToken{})
+	other := newSession("s2", "u1", t0)
+	other.AppID = "app2"
+	mustSaveLogin(t, s, other, true, store.RefreshToken{})
+	mustSaveLogin(t, s, newSession("s3", "u2", t0), true, store.RefreshToken{})
+	n, err := s.EndUserAppSessions(ctx, "u1", "app1", t0.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("EndUserAppSessions = %d, %v; want 1", n, err)
+	}
+	for id, want := range map[string]bool{"s1": false, "s2": true, "s3": true} {
+		if live, err := s.SessionLive(ctx, id, t0.Add(time.Minute)); err != nil || live != want {
+			t.Errorf("session %s live = %v (%v), want %v", id, live, err, want)
+		}
+	}
+}

@@ -20,6 +20,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"apps_and_clients", testApps},
 		{"apps_update", testAppsUpdate},
 		{"apps_delete", testAppsDelete},
+		{"users_by_external_id", testUserByExternalID},
+		{"sessions_end_user_app_sessions", testEndUserAppSessions},
 		{"users_crud_and_uniqueness", testUsers},
 		{"users_list_search_count", testUserList},
 		{"signing_keys_rotate", testKeys},
