@@ -262,17 +262,39 @@ func (s *Service) Authenticate(ctx context.Context, clientID, clientSecret strin
 		return store.Client{}, App{}, err
 	}
 	hash := s.box.Hash(clientSecretPurpose, clientSecret)
-	current := secret.Equal(c.SecretHash, hash)
-	// A secret replaced by a rotation works until its grace period ends (and never without one).
-	previous := c.PrevSecretHash != "" && s.clock.Now().Before(c.PrevSecretExpires) && secret.Equal(c.PrevSecretHash, hash)
-	if !current && !previous {
-		return store.Client{}, App{}, ErrBadClient
+	if !s.secretMatches(c, hash) {
+		// The cached client may predate a rotation made on another node: a new secret works
+		// everywhere at once (an old one, refused here, works until the cache entry expires).
+		if c, err = s.reloadClient(ctx, clientID); errors.Is(err, store.ErrNotFound) {
+			return store.Client{}, App{}, ErrBadClient
+		} else if err != nil {
+			return store.Client{}, App{}, err
+		}
+		if !s.secretMatches(c, hash) {
+			return store.Client{}, App{}, ErrBadClient
+		}
 	}
 	a, err := s.App(ctx, c.AppID)
 	if err != nil {
 		return store.Client{}, App{}, err
 	}
 	return c, a, nil
+}
+
+// secretMatches checks a secret's hash against the client's secret, or against the secret a
+// rotation replaced while its grace period lasts (never without one), in constant time.
+func (s *Service) secretMatches(c store.Client, hash string) bool {
+	current := secret.Equal(c.SecretHash, hash)
+	previous := c.PrevSecretHash != "" && s.clock.Now().Before(c.PrevSecretExpires) && secret.Equal(c.PrevSecretHash, hash)
+	return current || previous
+}
+
+// reloadClient reads a client from the store and caches it afresh.
+func (s *Service) reloadClient(ctx context.Context, id string) (store.Client, error) {
+	s.mu.Lock()
+	delete(s.clients, id)
+	s.mu.Unlock()
+	return s.client(ctx, id)
 }
 
 func (s *Service) client(ctx context.Context, id string) (store.Client, error) {
