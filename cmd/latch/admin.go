@@ -99,7 +99,7 @@ func appCmd() *cobra.Command {
 	create.Flags().BoolVar(&asJSON, "json", false, "print {app_id, client_id, client_secret} as JSON")
 	create.Flags().StringArrayVar(&settings, "setting", nil, "an application setting as name=value, such as app_sends_per_minute=6000 (repeatable; names as in the admin API)")
 	create.MarkFlagRequired("name")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, appList(), appGet(), appUpdate(), appDelete())
 	return cmd
 }
 
@@ -130,7 +130,7 @@ func clientCmd() *cobra.Command {
 	create.Flags().BoolVar(&admin, "admin", false, "an admin client")
 	create.Flags().BoolVar(&asJSON, "json", false, "print {app_id, client_id, client_secret} as JSON")
 	create.MarkFlagRequired("app")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, clientList(), clientRotateSecret(), clientDelete())
 	return cmd
 }
 
