@@ -25,11 +25,7 @@ func appView(ctx context.Context, n *node.Node, a app.App) (map[string]any, erro
 	if err != nil {
 		return nil, err
 	}
-	var first store.Client
-	if len(clients) > 0 {
-		first = clients[0]
-	}
-	return app.API(a, first), nil
+	return app.API(a, app.FirstClient(clients)), nil
 }
 
 func printApp(v map[string]any, asJSON bool) error {

@@ -213,3 +213,18 @@ func APIClient(a App, c store.Client) map[string]any {
 	}
 	return out
 }
+
+// FirstClient is the client API shows as an application's default one: its oldest client other
+// than the dev-mode demo's derived client (which it falls back to when it is the only one);
+// zero when the application has none.
+func FirstClient(clients []store.Client) store.Client {
+	for _, c := range clients {
+		if !IsDerivedClient(c.ClientID) {
+			return c
+		}
+	}
+	if len(clients) > 0 {
+		return clients[0]
+	}
+	return store.Client{}
+}

@@ -51,11 +51,7 @@ func (s *Server) appResult(r *http.Request, a app.App) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var first store.Client
-	if len(clients) > 0 {
-		first = clients[0]
-	}
-	return app.API(a, first), nil
+	return app.API(a, app.FirstClient(clients)), nil
 }
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
