@@ -22,14 +22,16 @@ func peekReadable(c net.Conn) bool {
 	}
 	readable := false
 	var b [1]byte
-	perr := raw.Read(func(fd uintptr) bool {
+	// Control, not Read: Read would wait for the descriptor's read lock, which pgx's background
+	// reader may hold in a blocked read on an idle connection — forever. The peek neither waits
+	// nor takes anything from the socket.
+	perr := raw.Control(func(fd uintptr) {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
 		case err != nil, n >= 0:
 			readable = true // data (n > 0), end of file (n == 0), or a socket error
 		}
-		return true // never wait for the socket to become readable
 	})
 	return readable || perr != nil
 }
