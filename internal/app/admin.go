@@ -90,6 +90,43 @@ type Update struct {
 // UpdateApp applies u to the application and returns it as stored. Bad input is a 400 naming
 // the field and changes nothing.
 func (s *Service) UpdateApp(ctx context.Context, id string, u Update) (App, error) {
+	var a App
+	err := retryStale(func() error {
+		var err error
+		a, err = s.updateApp(ctx, id, u)
+		return err
+	})
+	return a, err
+}
+
+// maxStaleRetries bounds how often a change read-modified-written over a concurrent one is
+// redone before the caller gets a 409.
+const maxStaleRetries = 5
+
+// retryStale runs change again while the store refuses it as stale (another change came first).
+func retryStale(change func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := change()
+		if !errors.Is(err, store.ErrStale) {
+			return err
+		}
+		if attempt == maxStaleRetries {
+			return apierr.Conflict("changed_meanwhile", "The application or client changed meanwhile; try again")
+		}
+	}
+}
+
+// nextUpdate is the update time of a change to a row last updated at prev: now, and always
+// after prev at the store's millisecond precision, so the conditional update tells them apart.
+func (s *Service) nextUpdate(prev time.Time) time.Time {
+	next := s.clock.Now().Truncate(time.Millisecond)
+	if !next.After(prev) {
+		next = prev.Add(time.Millisecond)
+	}
+	return next
+}
+
+func (s *Service) updateApp(ctx context.Context, id string, u Update) (App, error) {
 	a, err := s.fresh(ctx, id)
 	if err != nil {
 		return App{}, err
@@ -161,8 +198,9 @@ func (s *Service) save(ctx context.Context, a App, st Settings) (App, error) {
 	if err != nil {
 		return App{}, err
 	}
-	a.App.Settings, a.Settings, a.UpdatedAt = raw, st, s.clock.Now()
-	err = s.store.UpdateApp(ctx, a.App)
+	prev := a.UpdatedAt
+	a.App.Settings, a.Settings, a.UpdatedAt = raw, st, s.nextUpdate(prev)
+	err = s.store.UpdateApp(ctx, a.App, prev)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return App{}, errAppNotFound()
@@ -362,33 +400,36 @@ type ClientUpdate struct {
 
 // UpdateClient applies u to a client of an application.
 func (s *Service) UpdateClient(ctx context.Context, appID, clientID string, u ClientUpdate) (store.Client, error) {
-	c, err := s.Client(ctx, appID, clientID)
-	if err != nil {
-		return store.Client{}, err
+	if u.Name != nil && len(*u.Name) > 100 {
+		return store.Client{}, apierr.Invalid("name", "must be at most 100 characters")
 	}
-	if u.Name != nil {
-		if len(*u.Name) > 100 {
-			return store.Client{}, apierr.Invalid("name", "must be at most 100 characters")
+	if u.Description != nil && len(*u.Description) > 1000 {
+		return store.Client{}, apierr.Invalid("description", "must be at most 1000 characters")
+	}
+	var c store.Client
+	err := retryStale(func() error {
+		var err error
+		if c, err = s.Client(ctx, appID, clientID); err != nil {
+			return err
 		}
-		c.Name = *u.Name
-	}
-	if u.Description != nil {
-		if len(*u.Description) > 1000 {
-			return store.Client{}, apierr.Invalid("description", "must be at most 1000 characters")
-		}
-		c.Description = *u.Description
-	}
-	return c, s.storeClient(ctx, c)
+		set(&c.Name, u.Name)
+		set(&c.Description, u.Description)
+		c, err = s.storeClient(ctx, c)
+		return err
+	})
+	return c, err
 }
 
-func (s *Service) storeClient(ctx context.Context, c store.Client) error {
-	c.UpdatedAt = s.clock.Now()
-	err := s.store.UpdateClient(ctx, c)
+// storeClient writes a client read from the store (its UpdatedAt is the one it was read with).
+func (s *Service) storeClient(ctx context.Context, c store.Client) (store.Client, error) {
+	prev := c.UpdatedAt
+	c.UpdatedAt = s.nextUpdate(prev)
+	err := s.store.UpdateClient(ctx, c, prev)
 	s.forget("", c.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return errClientNotFound()
+		return store.Client{}, errClientNotFound()
 	}
-	return err
+	return c, err
 }
 
 // RotateSecret gives a client a new secret and returns it (shown this once). The old secret
@@ -398,25 +439,33 @@ func (s *Service) RotateSecret(ctx context.Context, appID, clientID string, grac
 	if grace < 0 || grace > MaxSecretGrace {
 		return Credentials{}, store.Client{}, apierr.Invalid("grace_period_seconds", fmt.Sprintf("must be between 0 and %d", int(MaxSecretGrace.Seconds())))
 	}
-	c, err := s.Client(ctx, appID, clientID)
-	if err != nil {
-		return Credentials{}, store.Client{}, err
-	}
 	if IsDerivedClient(clientID) {
 		return Credentials{}, store.Client{}, apierr.Invalid("clientId", "the demo's client has a secret derived from the encryption key; it cannot be rotated")
 	}
-	now := s.clock.Now()
-	fresh, next := s.newClient(appID, c.Admin, now)
-	c.PrevSecretHash, c.PrevSecretExpires = "", time.Time{}
-	if grace > 0 {
-		c.PrevSecretHash, c.PrevSecretExpires = c.SecretHash, now.Add(grace)
-	}
-	c.SecretHash = next.SecretHash
-	if err := s.storeClient(ctx, c); err != nil {
+	var creds Credentials
+	var c store.Client
+	err := retryStale(func() error {
+		var err error
+		if c, err = s.Client(ctx, appID, clientID); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		fresh, next := s.newClient(appID, c.Admin, now)
+		c.PrevSecretHash, c.PrevSecretExpires = "", time.Time{}
+		if grace > 0 {
+			c.PrevSecretHash, c.PrevSecretExpires = c.SecretHash, now.Add(grace)
+		}
+		c.SecretHash = next.SecretHash
+		if c, err = s.storeClient(ctx, c); err != nil {
+			return err
+		}
+		creds = Credentials{AppID: appID, ClientID: clientID, ClientSecret: fresh.ClientSecret}
+		return nil
+	})
+	if err != nil {
 		return Credentials{}, store.Client{}, err
 	}
-	c.UpdatedAt = now
-	return Credentials{AppID: appID, ClientID: clientID, ClientSecret: fresh.ClientSecret}, c, nil
+	return creds, c, nil
 }
 
 // DeleteClient deletes a client of an application; its tokens are refused from the next request.
@@ -463,4 +512,11 @@ func (a App) UsersAccess(write bool) error {
 		return apierr.Forbidden("This application's client tokens may only read users (settings.users is read)")
 	}
 	return nil
+}
+
+// set copies *v into *dst when v is given.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }

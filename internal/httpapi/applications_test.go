@@ -522,3 +522,33 @@ func TestUsersPermission(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentSettingChangesAreAllKept: changes to different settings of one application made
+// at the same moment are all kept (a change read before another is redone, never lost).
+func TestConcurrentSettingChangesAreAllKept(t *testing.T) {
+	eachEngine(t, func(t *testing.T, ts *testServer) {
+		admin := ts.AdminToken(t)
+		changes := map[string]float64{"otp_length": 7, "lockout_minutes": 20, "send_limit": 6, "totp_period": 60, "send_hour_limit": 11}
+		var reqs []*http.Request
+		for name, v := range changes {
+			body, _ := json.Marshal(map[string]any{"settings": map[string]any{name: v}})
+			req, err := http.NewRequest("PUT", ts.URL+"/cis/v1/applications/"+ts.App.ID, bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+admin)
+			reqs = append(reqs, req)
+		}
+		for i, st := range latchtest.Concurrently(ts.Client, reqs) {
+			if st != 200 {
+				t.Errorf("change %d: %d, want 200", i, st)
+			}
+		}
+		got := ts.Do(t, "GET", "/cis/v1/applications/"+ts.App.ID, admin, nil).Object(t)["result"].(map[string]any)["settings"].(map[string]any)
+		for name, v := range changes {
+			if got[name] != v {
+				t.Errorf("%s = %v, want %v (a concurrent change was lost)", name, got[name], v)
+			}
+		}
+	})
+}

@@ -143,7 +143,8 @@ type Session struct {
 	PrevAMR []string
 }
 
-// ErrStale is returned by SaveLogin when the session changed since it was read.
+// ErrStale is returned by SaveLogin when the session changed since it was read, and by
+// UpdateApp and UpdateClient when the row did.
 var ErrStale = errors.New("session changed meanwhile")
 
 // RefreshToken is a stored (hashed) refresh token.

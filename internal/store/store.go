@@ -64,16 +64,18 @@ type Apps interface {
 	// GetClient looks a client up by its client_id.
 	GetClient(ctx context.Context, clientID string) (Client, error)
 	ListClients(ctx context.Context, appID string) ([]Client, error)
-	// UpdateApp replaces the stored application (matched by ID) with a: ErrNotFound when it
-	// does not exist, ErrConflict when its name is taken.
-	UpdateApp(ctx context.Context, a App) error
+	// UpdateApp replaces the stored application (matched by ID) with a if its update time is
+	// still prev (the one it was read with): ErrStale when another change came first,
+	// ErrNotFound when it does not exist, ErrConflict when its name is taken.
+	UpdateApp(ctx context.Context, a App, prev time.Time) error
 	// DeleteApp removes the application, its clients, its sessions and their refresh tokens,
 	// and every code, lockout, send count, TOTP and recovery code it holds, in one transaction;
 	// ErrNotFound when it does not exist.
 	DeleteApp(ctx context.Context, id string) error
 	// UpdateClient replaces the stored client (matched by ClientID; its app and admin flag never
-	// change) with c; ErrNotFound when it does not exist.
-	UpdateClient(ctx context.Context, c Client) error
+	// change) with c if its update time is still prev: ErrStale when another change came first,
+	// ErrNotFound when it does not exist.
+	UpdateClient(ctx context.Context, c Client, prev time.Time) error
 	// DeleteClient removes a client; ErrNotFound when it does not exist.
 	DeleteClient(ctx context.Context, clientID string) error
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/latch-auth/latch/internal/store"
 )
@@ -121,13 +122,29 @@ func (db *DB) ListClients(ctx context.Context, appID string) ([]store.Client, er
 }
 
 // UpdateApp replaces the stored application's name, description, redirect URIs, sign-up flag,
-// resources, settings and update time.
-func (db *DB) UpdateApp(ctx context.Context, a store.App) error {
+// resources, settings and update time, if its update time is still prev: one conditional
+// UPDATE, so of two concurrent changes read from the same state the second is refused
+// (ErrStale) and its caller reads again, and neither is lost.
+func (db *DB) UpdateApp(ctx context.Context, a store.App, prev time.Time) error {
 	uris, _ := json.Marshal(nonNil(a.RedirectURIs))
 	res, _ := json.Marshal(nonNil(a.Resources))
-	return db.write(ctx, must("update app", store.ErrNotFound,
-		`UPDATE apps SET name = ?, description = ?, redirect_uris = ?, allow_signup = ?, resources = ?, settings = ?, updated_at = ? WHERE id = ?`,
-		a.Name, a.Description, string(uris), a.AllowSignup, string(res), string(a.Settings), ms(a.UpdatedAt), a.ID))
+	o := must("update app", store.ErrNotFound,
+		`UPDATE apps SET name = ?, description = ?, redirect_uris = ?, allow_signup = ?, resources = ?, settings = ?, updated_at = ? WHERE id = ? AND updated_at = ?`,
+		a.Name, a.Description, string(uris), a.AllowSignup, string(res), string(a.Settings), ms(a.UpdatedAt), a.ID, ms(prev))
+	o.miss = staleOrGone(`SELECT 1 FROM apps WHERE id = ?`, a.ID)
+	return db.write(ctx, o)
+}
+
+// staleOrGone tells a refused conditional update's two causes apart: the row changed meanwhile
+// (ErrStale), or it does not exist (ErrNotFound).
+func staleOrGone(q string, id string) func(context.Context, func(string, ...any) scanner) error {
+	return func(ctx context.Context, queryRow func(string, ...any) scanner) error {
+		var one int
+		if err := queryRow(q, id).Scan(&one); err == nil {
+			return store.ErrStale
+		}
+		return store.ErrNotFound
+	}
 }
 
 // DeleteApp removes the application and everything it holds in one transaction. Sessions go
@@ -144,11 +161,14 @@ func (db *DB) DeleteApp(ctx context.Context, id string) error {
 	return db.write(ctx, ops...)
 }
 
-// UpdateClient replaces the stored client's name, description, secret hashes and update time.
-func (db *DB) UpdateClient(ctx context.Context, c store.Client) error {
-	return db.write(ctx, must("update client", store.ErrNotFound,
-		`UPDATE clients SET name = ?, description = ?, secret_hash = ?, prev_secret_hash = ?, prev_secret_expires_at = ?, updated_at = ? WHERE client_id = ?`,
-		c.Name, c.Description, c.SecretHash, c.PrevSecretHash, ms(c.PrevSecretExpires), ms(c.UpdatedAt), c.ClientID))
+// UpdateClient replaces the stored client's name, description, secret hashes and update time if
+// its update time is still prev (one conditional UPDATE, as UpdateApp).
+func (db *DB) UpdateClient(ctx context.Context, c store.Client, prev time.Time) error {
+	o := must("update client", store.ErrNotFound,
+		`UPDATE clients SET name = ?, description = ?, secret_hash = ?, prev_secret_hash = ?, prev_secret_expires_at = ?, updated_at = ? WHERE client_id = ? AND updated_at = ?`,
+		c.Name, c.Description, c.SecretHash, c.PrevSecretHash, ms(c.PrevSecretExpires), ms(c.UpdatedAt), c.ClientID, ms(prev))
+	o.miss = staleOrGone(`SELECT 1 FROM clients WHERE client_id = ?`, c.ClientID)
+	return db.write(ctx, o)
 }
 
 // DeleteClient removes a client.

@@ -25,7 +25,7 @@ func testAppsUpdate(t *testing.T, s store.Store) {
 	later := t0.Add(time.Minute)
 	a.Name, a.Description, a.RedirectURIs, a.AllowSignup, a.Resources = "uno", "the first", []string{"https://x/cb"}, true, []string{"https://api"}
 	a.Settings, a.UpdatedAt = []byte(`{"otp_length":8}`), later
-	if err := s.UpdateApp(ctx, a); err != nil {
+	if err := s.UpdateApp(ctx, a, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetApp(ctx, "app1")
@@ -33,11 +33,20 @@ func testAppsUpdate(t *testing.T, s store.Store) {
 		got.Resources[0] != "https://api" || string(got.Settings) != `{"otp_length":8}` || !got.UpdatedAt.Equal(later) || !got.CreatedAt.Equal(t0) {
 		t.Fatalf("after UpdateApp: %+v %v", got, err)
 	}
+	// A change read before the last one is refused and writes nothing.
+	stale := a
+	stale.Description, stale.UpdatedAt = "lost", later.Add(time.Second)
+	if err := s.UpdateApp(ctx, stale, time.Time{}); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("UpdateApp from a stale read: %v, want ErrStale", err)
+	}
+	if got, _ := s.GetApp(ctx, "app1"); got.Description != "the first" {
+		t.Fatalf("a stale update was written: %+v", got)
+	}
 	a.Name = "two"
-	if err := s.UpdateApp(ctx, a); !errors.Is(err, store.ErrConflict) {
+	if err := s.UpdateApp(ctx, a, later); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("UpdateApp to a taken name: %v, want ErrConflict", err)
 	}
-	if err := s.UpdateApp(ctx, store.App{ID: "ghost", Name: "ghost", Settings: []byte(`{}`)}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.UpdateApp(ctx, store.App{ID: "ghost", Name: "ghost", Settings: []byte(`{}`)}, time.Time{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateApp of an unknown app: %v, want ErrNotFound", err)
 	}
 
@@ -48,15 +57,18 @@ func testAppsUpdate(t *testing.T, s store.Store) {
 	grace := later.Add(time.Hour)
 	c.Name, c.Description, c.SecretHash, c.PrevSecretHash, c.PrevSecretExpires, c.UpdatedAt = "renamed", "d", "h1b", "h1", grace, later
 	c.AppID, c.Admin = "app2", true // neither may change
-	if err := s.UpdateClient(ctx, c); err != nil {
+	if err := s.UpdateClient(ctx, c, time.Time{}); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.UpdateClient(ctx, store.Client{ClientID: "c1", Name: "lost", SecretHash: "x"}, time.Time{}); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("UpdateClient from a stale read: %v, want ErrStale", err)
 	}
 	c, err = s.GetClient(ctx, "c1")
 	if err != nil || c.Name != "renamed" || c.Description != "d" || c.SecretHash != "h1b" || c.PrevSecretHash != "h1" ||
 		!c.PrevSecretExpires.Equal(grace) || !c.UpdatedAt.Equal(later) || c.AppID != "app1" || c.Admin {
 		t.Fatalf("after UpdateClient: %+v %v", c, err)
 	}
-	if err := s.UpdateClient(ctx, store.Client{ClientID: "ghost"}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.UpdateClient(ctx, store.Client{ClientID: "ghost"}, time.Time{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateClient of an unknown client: %v, want ErrNotFound", err)
 	}
 	if err := s.DeleteClient(ctx, "c1"); err != nil {
