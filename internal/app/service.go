@@ -22,7 +22,11 @@ const DefaultAppName = "default"
 // clientSecretPurpose separates client-secret hashes from every other keyed hash.
 const clientSecretPurpose = "client-secret"
 
-// cacheTTL bounds how stale a cached app or client may be on one node.
+// cacheTTL bounds how stale a cached app or client may be on one node: an entry expires
+// cacheTTL after it was read from the store, and the node that changes or deletes an app or
+// client drops its own entries at once. So every change made through any node (or the CLI,
+// which only writes the store) applies on every node within cacheTTL. A client whose cached
+// secret does not match is re-read, so a new secret works everywhere at once.
 const cacheTTL = 30 * time.Second
 
 // App is an application with its parsed settings.
