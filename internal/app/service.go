@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,8 @@ func NewService(s store.Store, box *secret.Box, c clock.Clock) *Service {
 
 // NewApp describes an application to create.
 type NewApp struct {
+	// ID is the new application's id; "" makes a random one.
+	ID           string
 	Name         string
 	Description  string
 	ClientName   string // the first client's name and description
@@ -83,29 +86,45 @@ type NewApp struct {
 	Settings     Settings
 }
 
-// Bootstrap ensures the tenant and the default application exist. On the start that creates
-// them it returns the credentials of the default client; on every later start creds is nil.
-func (s *Service) Bootstrap(ctx context.Context, redirectURI string) (tenantID string, def App, creds *Credentials, err error) {
+// Bootstrap ensures the tenant and its default application exist. On the start that creates the
+// application (named name, DefaultAppName when "") it returns the credentials of its client; on
+// every later start creds is nil. The tenant knows its default application by id, so renaming it
+// does not make the next start create another.
+func (s *Service) Bootstrap(ctx context.Context, redirectURI, name string) (tenantID string, def App, creds *Credentials, err error) {
 	now := s.clock.Now()
 	tn, _, err := s.store.EnsureTenant(ctx, store.Tenant{ID: secret.NewID(), CreatedAt: now})
 	if err != nil {
 		return "", App{}, nil, err
 	}
 	s.setTenant(tn.ID)
-	a, err := s.store.GetAppByName(ctx, DefaultAppName)
-	if err == nil {
-		parsed, perr := parse(a)
-		return tn.ID, parsed, nil, perr
+	if tn.DefaultAppID != "" {
+		a, err := s.store.GetApp(ctx, tn.DefaultAppID)
+		if err == nil {
+			parsed, perr := parse(a)
+			return tn.ID, parsed, nil, perr
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return "", App{}, nil, fmt.Errorf("find default app: %w", err)
+		}
+		// Deleted (admin API): a new one is made below.
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return "", App{}, nil, fmt.Errorf("find default app: %w", err)
-	}
-	c, err := s.CreateApp(ctx, NewApp{Name: DefaultAppName, RedirectURIs: []string{redirectURI}, AllowSignup: true})
-	if errors.Is(err, store.ErrConflict) { // another node bootstrapped at the same moment
-		return s.Bootstrap(ctx, redirectURI)
-	}
-	if err != nil {
+	// Its id is the tenant's, so nodes starting at the same moment make one app, not two.
+	id := "default-" + tn.ID
+	c, err := s.CreateApp(ctx, NewApp{ID: id, Name: cmp.Or(strings.TrimSpace(name), DefaultAppName), RedirectURIs: []string{redirectURI}, AllowSignup: true})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		if _, gerr := s.store.GetApp(ctx, id); gerr != nil { // not a race: the name is taken
+			return "", App{}, nil, fmt.Errorf("create the default application %q: an application of that name exists (choose another with --app-name)", name)
+		}
+		if err := s.store.SetDefaultApp(ctx, tn.ID, id); err != nil {
+			return "", App{}, nil, fmt.Errorf("record default app: %w", err)
+		}
+		return s.Bootstrap(ctx, redirectURI, name) // another node made it
+	case err != nil:
 		return "", App{}, nil, err
+	}
+	if err := s.store.SetDefaultApp(ctx, tn.ID, id); err != nil {
+		return "", App{}, nil, fmt.Errorf("record default app: %w", err)
 	}
 	def, err = s.App(ctx, c.AppID)
 	return tn.ID, def, &c, err
@@ -166,7 +185,7 @@ func (s *Service) CreateApp(ctx context.Context, n NewApp) (Credentials, error) 
 		return Credentials{}, err
 	}
 	now := s.clock.Now()
-	a := store.App{ID: secret.NewID(), TenantID: tenantID, Name: n.Name, Description: n.Description, RedirectURIs: n.RedirectURIs,
+	a := store.App{ID: cmp.Or(n.ID, secret.NewID()), TenantID: tenantID, Name: n.Name, Description: n.Description, RedirectURIs: n.RedirectURIs,
 		AllowSignup: n.AllowSignup, Resources: n.Resources, Settings: raw, CreatedAt: now}
 	creds, c := s.newClient(a.ID, n.Admin, now)
 	c.Name, c.Description = n.ClientName, n.ClientDesc

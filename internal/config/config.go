@@ -19,7 +19,9 @@ import (
 
 // Config is everything `latch` reads from flags and environment.
 type Config struct {
-	Addr          string
+	Addr string
+	// AppName names the default application the first start creates ("" : the host name).
+	AppName       string
 	DataDir       string
 	Database      string // "sqlite" or a postgres:// URL
 	Issuer        string
@@ -160,6 +162,7 @@ func (c *Config) BindServe(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SigningAlg, "signing-alg", env("LATCH_SIGNING_ALG", "ES256"), "token signing algorithm: ES256, RS256 or EdDSA; a change rotates the signing key at start (LATCH_SIGNING_ALG)")
 	fs.StringVar(&c.Addr, "addr", env("LATCH_ADDR", "127.0.0.1:8080"), "listen address (LATCH_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", env("LATCH_ISSUER", ""), "token issuer URL, shared by all nodes (LATCH_ISSUER; default http://<addr>)")
+	fs.StringVar(&c.AppName, "app-name", env("LATCH_APP_NAME", ""), "name of the application the first start creates, shown in emails, SMS and authenticator apps (LATCH_APP_NAME; default: this host's name); rename it later with latch app update --name")
 	fs.StringVar(&c.LogLevel, "log-level", env("LATCH_LOG_LEVEL", "info"), "log level: debug, info, warn, error (LATCH_LOG_LEVEL)")
 	fs.BoolVar(&c.ForceDev, "dev", envBool("LATCH_DEV"), "serve dev mode (dev outbox and demo) on a non-loopback --addr too, with a warning: anyone who reaches it reads every code (LATCH_DEV=1)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", envInt("LATCH_MAX_IN_FLIGHT", DefaultMaxInFlight), "requests served at once; past it new requests get 503 service_unavailable with Retry-After: 1 at once instead of queueing (health, readiness and metrics never); 0: no limit (LATCH_MAX_IN_FLIGHT)")

@@ -82,7 +82,7 @@ func Start(t testing.TB, dsn string, opts Options) *Stack {
 	hs := httptest.NewUnstartedServer(nil)
 	t.Cleanup(hs.Close)
 	base := "http://" + hs.Listener.Addr().String()
-	n, err := node.New(ctx, &config.Config{Issuer: opts.Issuer}, node.Options{BaseURL: base, Clock: clk, Store: db, Key: key, Sender: opts.Sender})
+	n, err := node.New(ctx, &config.Config{Issuer: opts.Issuer, AppName: app.DefaultAppName}, node.Options{BaseURL: base, Clock: clk, Store: db, Key: key, Sender: opts.Sender})
 	if err != nil {
 		t.Fatalf("node: %v", err)
 	}

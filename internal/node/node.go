@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -172,7 +173,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Node, error) {
 
 func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base string) error {
 	var err error
-	n.TenantID, n.DefaultApp, n.FirstClient, err = n.Apps.Bootstrap(ctx, base+"/demo/callback")
+	n.TenantID, n.DefaultApp, n.FirstClient, err = n.Apps.Bootstrap(ctx, base+"/demo/callback", defaultAppName(cfg))
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -254,4 +255,17 @@ func (n *Node) Close() error {
 		return n.Store.Close()
 	}
 	return nil
+}
+
+// defaultAppName is what the first start names the default application: --app-name, else this
+// host's name (what people will see in their emails and authenticator apps is then the
+// deployment's, not "default"), else "default".
+func defaultAppName(cfg *config.Config) string {
+	if cfg.AppName != "" {
+		return cfg.AppName
+	}
+	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
+		return h
+	}
+	return app.DefaultAppName
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
 	"github.com/latch-auth/latch/internal/node"
 	"github.com/latch-auth/latch/internal/secret"
@@ -101,5 +102,39 @@ func TestOpenRunsNoFirstStart(t *testing.T) {
 	}
 	if full.FirstClient == nil {
 		t.Fatal("Open ran the first start: New found a default application")
+	}
+}
+
+// TestDefaultAppName: the first start names the default application after --app-name (on both
+// engines); renamed later, it stays the default: the next start creates no other app and shows
+// no secret.
+func TestDefaultAppName(t *testing.T) {
+	for _, e := range storetest.Engines() {
+		t.Run(e.Name, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, e.DSN(t))
+			k := key(t)
+			first, err := node.New(ctx, &config.Config{AppName: "Acme Shop"}, node.Options{BaseURL: "http://127.0.0.1:1", Store: db, Key: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.FirstClient == nil || first.DefaultApp.Name != "Acme Shop" {
+				t.Fatalf("first start: app %q, client %v", first.DefaultApp.Name, first.FirstClient)
+			}
+			renamed := "Acme"
+			if _, err := first.Apps.UpdateApp(ctx, first.DefaultApp.ID, app.Update{Name: &renamed}); err != nil {
+				t.Fatal(err)
+			}
+			again, err := node.New(ctx, &config.Config{}, node.Options{BaseURL: "http://127.0.0.1:1", Store: db, Key: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.FirstClient != nil || again.DefaultApp.ID != first.DefaultApp.ID || again.DefaultApp.Name != "Acme" {
+				t.Fatalf("after a rename: app %q %q, new client %v; want the renamed app and no new secret", again.DefaultApp.ID, again.DefaultApp.Name, again.FirstClient)
+			}
+			if apps, _ := db.ListApps(ctx); len(apps) != 1 {
+				t.Fatalf("%d applications after two starts, want 1", len(apps))
+			}
+		})
 	}
 }

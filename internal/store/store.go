@@ -51,6 +51,8 @@ type Store interface {
 type Tenants interface {
 	// EnsureTenant returns the tenant, creating it with t's values if none exists.
 	EnsureTenant(ctx context.Context, t Tenant) (Tenant, bool, error)
+	// SetDefaultApp records appID as the tenant's default application.
+	SetDefaultApp(ctx context.Context, tenantID, appID string) error
 }
 
 // Apps stores applications and their clients.

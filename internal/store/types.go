@@ -6,6 +6,8 @@ import "time"
 type Tenant struct {
 	ID        string
 	CreatedAt time.Time
+	// DefaultAppID is the application the first start created ("" until then).
+	DefaultAppID string
 }
 
 // App is an application: its settings are JSON owned by package app.

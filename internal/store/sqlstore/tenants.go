@@ -14,11 +14,11 @@ func (db *DB) EnsureTenant(ctx context.Context, t store.Tenant) (store.Tenant, b
 	var out store.Tenant
 	created := false
 	err := db.tx(ctx, func(tx *txn) error {
-		var id string
+		var id, def string
 		var at int64
-		err := tx.queryRow(ctx, `SELECT id, created_at FROM tenants ORDER BY created_at LIMIT 1`).Scan(&id, &at)
+		err := tx.queryRow(ctx, `SELECT id, created_at, default_app_id FROM tenants ORDER BY created_at LIMIT 1`).Scan(&id, &at, &def)
 		if err == nil {
-			out = store.Tenant{ID: id, CreatedAt: fromMS(at)}
+			out = store.Tenant{ID: id, CreatedAt: fromMS(at), DefaultAppID: def}
 			return nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -34,4 +34,9 @@ func (db *DB) EnsureTenant(ctx context.Context, t store.Tenant) (store.Tenant, b
 		return store.Tenant{}, false, fmt.Errorf("ensure tenant: %w", err)
 	}
 	return out, created, nil
+}
+
+// SetDefaultApp records the tenant's default application.
+func (db *DB) SetDefaultApp(ctx context.Context, tenantID, appID string) error {
+	return changedSome(db.exec(ctx, `UPDATE tenants SET default_app_id = ? WHERE id = ?`, appID, tenantID))
 }
