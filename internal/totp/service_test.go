@@ -81,7 +81,7 @@ func newStack(t testing.TB, settings app.Settings, logs io.Writer, r io.Reader) 
 		t.Fatal(err)
 	}
 	apps := app.NewService(db, box, clk)
-	if _, _, _, err := apps.Bootstrap(ctx, "http://latch.test/demo/callback"); err != nil {
+	if _, _, _, err := apps.Bootstrap(ctx, "http://latch.test/demo/callback", app.DefaultAppName); err != nil {
 		t.Fatal(err)
 	}
 	creds, err := apps.CreateApp(ctx, app.NewApp{Name: "Bench Bank", Settings: settings})
