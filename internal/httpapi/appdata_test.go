@@ -78,4 +78,3 @@ func TestAppDataBelongsToItsApp(t *testing.T) {
 		})
 	}
 }
-

@@ -170,7 +170,6 @@ func (db *DB) UserLoginTOTPs(ctx context.Context, by store.UserBy, value, appID,
 	return u, list, l, nil
 }
 
-
 // ActivateTOTP makes a live pending authenticator active under the limit, in one transaction.
 func (db *DB) ActivateTOTP(ctx context.Context, id string, step int64, now time.Time, l store.TOTPLimit) error {
 	return db.tx(ctx, func(tx *txn) error {
