@@ -73,20 +73,8 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 	if !transaction {
 		req.Challenge = ""
 	}
-	by, value, err := user.Key(req.IdentifierType, req.Identifier, "identifier")
+	u, all, now, err := s.loginUser(ctx, a, req.IdentifierType, req.Identifier)
 	if err != nil {
-		return session.Tokens{}, err
-	}
-	// The user, their authenticators and their failures: one read.
-	u, all, lock, err := s.store.UserLoginTOTPs(ctx, by, value, a.ID, Method, lockKey(""))
-	if err != nil {
-		return session.Tokens{}, user.NotFound(err)
-	}
-	if u.Status != user.StatusActive {
-		return session.Tokens{}, apierr.UserNotActive()
-	}
-	now := s.clock.Now()
-	if err := s.refuseLocked(a, u.ID, lock, now); err != nil {
 		return session.Tokens{}, err
 	}
 	auths, err := active(all)
@@ -143,6 +131,28 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 	s.log.Warn("totp replay refused", "app_id", a.ID, "user_id", u.ID, "method", Method, "authenticator_id", ms[0].auth.ID)
 	s.metrics.Login(Method, "replayed")
 	return session.Tokens{}, errInvalidCode()
+}
+
+// loginUser finds the user a TOTP or recovery code login names, with their authenticators and
+// failures in one read, and refuses an unknown (404), inactive or locked user; now is the
+// moment the lock was judged at.
+func (s *Service) loginUser(ctx context.Context, a app.App, identifierType, identifier string) (store.User, []store.TOTPAuthenticator, time.Time, error) {
+	by, value, err := user.Key(identifierType, identifier, "identifier")
+	if err != nil {
+		return store.User{}, nil, time.Time{}, err
+	}
+	u, all, lock, err := s.store.UserLoginTOTPs(ctx, by, value, a.ID, Method, lockKey(""))
+	if err != nil {
+		return store.User{}, nil, time.Time{}, user.NotFound(err)
+	}
+	if u.Status != user.StatusActive {
+		return store.User{}, nil, time.Time{}, apierr.UserNotActive()
+	}
+	now := s.clock.Now()
+	if err := s.refuseLocked(a, u.ID, lock, now); err != nil {
+		return store.User{}, nil, time.Time{}, err
+	}
+	return u, all, now, nil
 }
 
 // activeAuthenticators returns the user's active authenticators in the app, or the 404 when

@@ -13,7 +13,6 @@ import (
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
-	"github.com/latch-auth/latch/internal/user"
 )
 
 // RecoveryMethod is the amr of a login with a recovery code.
@@ -133,19 +132,8 @@ func (s *Service) AuthenticateRecovery(ctx context.Context, a app.App, clientID 
 	if req.Resource != "" && !a.HasResource(req.Resource) {
 		return session.Tokens{}, apierr.Invalid("resource", "is not a resource of this application")
 	}
-	by, value, err := user.Key(req.IdentifierType, req.Identifier, "identifier")
+	u, _, now, err := s.loginUser(ctx, a, req.IdentifierType, req.Identifier)
 	if err != nil {
-		return session.Tokens{}, err
-	}
-	u, _, lock, err := s.store.UserLoginTOTPs(ctx, by, value, a.ID, Method, lockKey(""))
-	if err != nil {
-		return session.Tokens{}, user.NotFound(err)
-	}
-	if u.Status != user.StatusActive {
-		return session.Tokens{}, apierr.UserNotActive()
-	}
-	now := s.clock.Now()
-	if err := s.refuseLocked(a, u.ID, lock, now); err != nil {
 		return session.Tokens{}, err
 	}
 	invalid := apierr.InvalidCredentials("Invalid recovery code")

@@ -347,20 +347,9 @@ func (h *handler) totpRevoke(w http.ResponseWriter, r *http.Request) {
 		seeOther(w, r, "/demo/totp/remove")
 		return
 	}
-	u := d.user
-	if !slices.Contains(stringList(u.Claims["amr"]), "totp") {
-		code := strings.TrimSpace(r.PostForm.Get("code"))
-		if code == "" {
-			h.refuse(w, r, id, "/demo/totp/remove", notice{Form: "remove", Field: "code", Message: "Enter the code your authenticator app shows, to confirm that it is yours."})
-			return
-		}
-		joined, err := h.addTOTP(r.Context(), u, code)
-		if err != nil {
-			h.accountError(w, r, id, "/demo/totp/remove", "remove", actTOTP, d, err)
-			return
-		}
-		u = joined
-		h.sessions.update(id, func(d *demoSession) { d.user = joined })
+	u, ok := h.withAppFactor(w, r, id, d, "/demo/totp/remove", "remove")
+	if !ok {
+		return
 	}
 	var out struct {
 		RevokedCount int `json:"revoked_count"`

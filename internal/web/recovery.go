@@ -55,19 +55,9 @@ func (h *handler) recoveryNew(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u := d.user
-	if !slices.Contains(stringList(u.Claims["amr"]), "totp") && !slices.Contains(stringList(u.Claims["amr"]), "rc") {
-		code := strings.TrimSpace(r.PostForm.Get("code"))
-		if code == "" {
-			h.refuse(w, r, id, "/demo/account", notice{Form: "recovery", Field: "code", Message: "Enter the code your authenticator app shows, to confirm that it is yours."})
-			return
-		}
-		joined, err := h.addTOTP(r.Context(), u, code)
-		if err != nil {
-			h.accountError(w, r, id, "/demo/account", "recovery", actTOTP, d, err)
-			return
-		}
-		u = joined
+	u, ok := h.withAppFactor(w, r, id, d, "/demo/account", "recovery")
+	if !ok {
+		return
 	}
 	if h.recoveryCodes(w, r, id, u, "recovery", d) {
 		seeOther(w, r, "/demo/recovery")
@@ -86,4 +76,27 @@ func (h *handler) recoveryShow(w http.ResponseWriter, r *http.Request) {
 	}
 	h.sessions.update(id, func(d *demoSession) { d.recovery = nil }) // shown once
 	h.render(w, r, http.StatusOK, "recovery", page{Title: "Save your recovery codes", Nav: "demo", Data: recoveryView{Codes: d.recovery}})
+}
+
+// withAppFactor is the signed-in user whose session has used the authenticator app, as Latch
+// asks of a change to a second factor: the session as it is when it has, else the session joined
+// with the code the form carries (which the person is asked for on form's page to when it is
+// missing or refused; ok is then false).
+func (h *handler) withAppFactor(w http.ResponseWriter, r *http.Request, id string, d demoSession, to, form string) (*signedIn, bool) {
+	u := d.user
+	if slices.Contains(stringList(u.Claims["amr"]), "totp") {
+		return u, true
+	}
+	code := strings.TrimSpace(r.PostForm.Get("code"))
+	if code == "" {
+		h.refuse(w, r, id, to, notice{Form: form, Field: "code", Message: "Enter the code your authenticator app shows, to confirm that it is yours."})
+		return nil, false
+	}
+	joined, err := h.addTOTP(r.Context(), u, code)
+	if err != nil {
+		h.accountError(w, r, id, to, form, actTOTP, d, err)
+		return nil, false
+	}
+	h.sessions.update(id, func(d *demoSession) { d.user = joined })
+	return joined, true
 }
