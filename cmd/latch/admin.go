@@ -41,6 +41,10 @@ func printCredentials(creds app.Credentials, asJSON bool) error {
 	if asJSON {
 		return printJSON(creds)
 	}
+	if creds.ClientSecret == "" {
+		fmt.Printf("app_id:        %s\nclient_id:     %s\n(a public client: no secret; it must use PKCE)\n", creds.AppID, creds.ClientID)
+		return nil
+	}
 	fmt.Printf("app_id:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", creds.AppID, creds.ClientID, creds.ClientSecret)
 	return nil
 }
@@ -107,14 +111,23 @@ func clientCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "client", Short: "Manage application clients"}
 	var cfg config.Config
 	var appID string
-	var asJSON, admin bool
+	var asJSON, admin, public bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Add a client (id and secret) to an application",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withNode(&cfg, func(ctx context.Context, n *node.Node) error {
-				creds, err := n.Apps.CreateClient(ctx, appID, admin)
+				if public && admin {
+					return errors.New("--public and --admin cannot be combined: an admin client needs a secret")
+				}
+				var creds app.Credentials
+				var err error
+				if public {
+					creds, err = n.Apps.CreatePublicClient(ctx, appID)
+				} else {
+					creds, err = n.Apps.CreateClient(ctx, appID, admin)
+				}
 				if errors.Is(err, store.ErrNotFound) {
 					return fmt.Errorf("no application with id %q", appID)
 				}
@@ -128,6 +141,7 @@ func clientCmd() *cobra.Command {
 	cfg.BindStorage(create.Flags())
 	create.Flags().StringVar(&appID, "app", "", "application id (required)")
 	create.Flags().BoolVar(&admin, "admin", false, "an admin client")
+	create.Flags().BoolVar(&public, "public", false, "a public client (a browser or mobile app): no secret; it signs users in with PKCE")
 	create.Flags().BoolVar(&asJSON, "json", false, "print {app_id, client_id, client_secret} as JSON")
 	create.MarkFlagRequired("app")
 	cmd.AddCommand(create, clientList(), clientRotateSecret(), clientDelete())

@@ -346,6 +346,7 @@ type NewClient struct {
 	Name         string
 	Description  string
 	Admin        bool
+	Public       bool // no secret: PKCE at the token endpoint (not with Admin)
 	RedirectURIs []string
 }
 
@@ -361,6 +362,9 @@ func (s *Service) AddClient(ctx context.Context, appID string, n NewClient) (Cre
 	if err := validateRedirectURIs(n.RedirectURIs); err != nil {
 		return Credentials{}, store.Client{}, err
 	}
+	if n.Public && n.Admin {
+		return Credentials{}, store.Client{}, apierr.Invalid("public", "an admin client cannot be public")
+	}
 	a, err := s.fresh(ctx, appID)
 	if err != nil {
 		return Credentials{}, store.Client{}, err
@@ -372,6 +376,9 @@ func (s *Service) AddClient(ctx context.Context, appID string, n NewClient) (Cre
 		}
 	}
 	creds, c := s.newClient(appID, n.Admin, s.clock.Now())
+	if n.Public {
+		creds.ClientSecret, c.SecretHash = "", ""
+	}
 	c.Name, c.Description = n.Name, n.Description
 	if err := s.store.CreateClient(ctx, c); errors.Is(err, store.ErrNotFound) {
 		return Credentials{}, store.Client{}, errAppNotFound()
@@ -448,6 +455,9 @@ func (s *Service) RotateSecret(ctx context.Context, appID, clientID string, grac
 		var err error
 		if c, err = s.Client(ctx, appID, clientID); err != nil {
 			return err
+		}
+		if IsPublic(c) {
+			return apierr.Invalid("clientId", "a public client has no secret to rotate")
 		}
 		now := s.clock.Now()
 		fresh, next := s.newClient(appID, c.Admin, now)

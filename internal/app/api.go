@@ -196,7 +196,7 @@ func APIClient(a App, c store.Client) map[string]any {
 		"client_group_id":         "",
 		"default_custom_claims":   []string{},
 		"redirect_uris":           orEmpty(a.RedirectURIs),
-		"client_type":             "web",
+		"client_type":             clientType(c),
 		"response_types":          []string{"code"},
 		"device_authorization":    map[string]any{"enabled": false, "approval_uri": "", "success_uri": "", "input_uri": ""},
 		"ciba_authorization":      map[string]any{"enabled": false},
@@ -207,6 +207,7 @@ func APIClient(a App, c store.Client) map[string]any {
 		"enforce_par":             false,
 		"fapi_version_compliancy": false,
 		"admin":                   c.Admin,
+		"public":                  IsPublic(c),
 	}
 	if c.PrevSecretHash != "" && !c.PrevSecretExpires.IsZero() {
 		out["secret_grace_expires_at"] = apiTime(c.PrevSecretExpires, c.PrevSecretExpires)
@@ -227,4 +228,12 @@ func FirstClient(clients []store.Client) store.Client {
 		return clients[0]
 	}
 	return store.Client{}
+}
+
+// clientType is Mosaic's client_type: "native" for a public client (no secret, PKCE), "web" else.
+func clientType(c store.Client) string {
+	if IsPublic(c) {
+		return "native"
+	}
+	return "web"
 }

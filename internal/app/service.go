@@ -212,6 +212,41 @@ func (s *Service) CreateClient(ctx context.Context, appID string, admin bool) (C
 	return creds, nil
 }
 
+// IsPublic reports whether a client is public: created without a secret (latch client create
+// --public), it authenticates at the token endpoint by its id and a PKCE verifier only.
+func IsPublic(c store.Client) bool { return c.SecretHash == "" }
+
+// CreatePublicClient adds a public client (no secret) to an existing application.
+func (s *Service) CreatePublicClient(ctx context.Context, appID string) (Credentials, error) {
+	id := secret.NewID()
+	c := store.Client{ClientID: id, AppID: appID, CreatedAt: s.clock.Now()}
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{AppID: appID, ClientID: id}, nil
+}
+
+// Lookup returns a client and its app by client_id without authenticating it (the OIDC
+// authorization endpoint, where the client is named, not authenticated); ErrBadClient when
+// it is unknown.
+func (s *Service) Lookup(ctx context.Context, clientID string) (store.Client, App, error) {
+	if clientID == "" || len(clientID) > 256 {
+		return store.Client{}, App{}, ErrBadClient
+	}
+	c, err := s.client(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Client{}, App{}, ErrBadClient
+	}
+	if err != nil {
+		return store.Client{}, App{}, err
+	}
+	a, err := s.App(ctx, c.AppID)
+	if err != nil {
+		return store.Client{}, App{}, err
+	}
+	return c, a, nil
+}
+
 const derivedPrefix = "derived-"
 
 // IsDerivedClient reports whether a client id was made by EnsureDerivedClient.

@@ -45,6 +45,29 @@ type Settings struct {
 	// Users is what the app's client tokens may do with the tenant's users: "none", "read" or
 	// "full" (Mosaic's default). An admin token may always manage users.
 	Users string `json:"users"`
+	// SignInMethods are the methods Latch's own sign-in pages (the OIDC provider) offer, comma
+	// separated: email_otp, magic_link, sms (all three by default).
+	SignInMethods string `json:"signin_methods"`
+	// MFAWhenEnrolled makes those pages ask a user who has an authenticator (TOTP) for it
+	// after the first factor, even when the app does not require MFA of everyone.
+	MFAWhenEnrolled bool `json:"mfa_when_enrolled"`
+}
+
+// The sign-in methods of Latch's pages (Settings.SignInMethods).
+const (
+	SignInEmailOTP  = "email_otp"
+	SignInMagicLink = "magic_link"
+	SignInSMS       = "sms"
+)
+
+// SignsInWith reports whether Latch's sign-in pages offer method for the app.
+func (s Settings) SignsInWith(method string) bool {
+	for _, m := range strings.Split(s.SignInMethods, ",") {
+		if strings.TrimSpace(m) == method {
+			return true
+		}
+	}
+	return false
 }
 
 // What a client token may do with users (Settings.Users).
@@ -123,6 +146,9 @@ func (s Settings) withDefaults() Settings {
 	if s.Users == "" {
 		s.Users = UsersFull
 	}
+	if strings.TrimSpace(s.SignInMethods) == "" {
+		s.SignInMethods = SignInEmailOTP + "," + SignInMagicLink + "," + SignInSMS
+	}
 	s.TOTPAlgorithm = strings.ToUpper(s.TOTPAlgorithm)
 	return s
 }
@@ -165,6 +191,13 @@ func (s Settings) Validate() (string, string) {
 	case UsersNone, UsersRead, UsersFull:
 	default:
 		return "users", "must be none, read or full"
+	}
+	for _, m := range strings.Split(s.SignInMethods, ",") {
+		switch strings.TrimSpace(m) {
+		case SignInEmailOTP, SignInMagicLink, SignInSMS:
+		default:
+			return "signin_methods", "must be a comma-separated list of email_otp, magic_link and sms"
+		}
 	}
 	if s.BrandPrimaryColor != "" && !hexColour.MatchString(s.BrandPrimaryColor) {
 		return "brand_primary_color", "must be a hex colour such as #1a73e8"

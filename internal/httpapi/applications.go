@@ -189,6 +189,7 @@ type clientInput struct {
 	Description  *string   `json:"description"`
 	RedirectURIs *[]string `json:"redirect_uris"`
 	Admin        *bool     `json:"admin"`
+	Public       *bool     `json:"public"`
 }
 
 // writeClient answers a client of appID (secret: shown only right after a create or a rotation).
@@ -212,7 +213,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	creds, c, err := s.Apps.AddClient(r.Context(), r.PathValue("appId"), app.NewClient{Name: str(in.Name),
-		Description: str(in.Description), Admin: in.Admin != nil && *in.Admin, RedirectURIs: list(in.RedirectURIs)})
+		Description: str(in.Description), Admin: in.Admin != nil && *in.Admin, Public: in.Public != nil && *in.Public, RedirectURIs: list(in.RedirectURIs)})
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -312,3 +312,12 @@ func (c *Codes) live(row store.Code) (store.Code, error) {
 	}
 	return row, nil
 }
+
+// FindAny returns a high-entropy code by value, used or not (but not long expired, which the
+// store has pruned): the OIDC token endpoint tells a replayed authorization code this way.
+func (c *Codes) FindAny(ctx context.Context, method, code string) (store.Code, error) {
+	if code == "" {
+		return store.Code{}, store.ErrNotFound
+	}
+	return c.store.FindCodeByHash(ctx, method, c.hash(method, "", code))
+}

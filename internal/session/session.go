@@ -4,12 +4,14 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latch-auth/latch/internal/apierr"
@@ -69,11 +71,25 @@ type Login struct {
 	// IDTokenOnly issues no refresh token (the hosted flow's response_type id_token hands the
 	// browser an ID token only; a refresh token nobody receives would just linger).
 	IDTokenOnly bool
+	// Scope is the OAuth scope the tokens are granted ("" is "openid"): the access token's scope
+	// claim, and with "email" or "phone" the ID token carries the address and whether it is
+	// verified. A refresh keeps it.
+	Scope string
+	// Inherit, for a login with no new factor and no session to join (the OIDC provider's single
+	// sign-on), starts a new session of this app that carries the amr and auth_time of the
+	// browser's earlier sign-in.
+	Inherit *Inherited
 	// Uses are what the login uses up (a code, a TOTP step, a challenge, the identifier's
 	// failures) in the transaction that saves it, so that a login refused for any reason uses up
 	// nothing. Complete then returns the refused Use's error (store.ErrUsed,
 	// store.ErrChallengeGone, store.ErrLocked) for the caller to map.
 	Uses []store.Use
+}
+
+// Inherited is what a session started by single sign-on carries over from the browser's sign-in.
+type Inherited struct {
+	AMR      []string
+	AuthTime time.Time
 }
 
 // Tokens is Mosaic's ApiTokenResponse.
@@ -91,6 +107,7 @@ type refreshPayload struct {
 	Resource string          `json:"resource,omitempty"`
 	Claims   json.RawMessage `json:"claims,omitempty"`
 	Nonce    string          `json:"nonce,omitempty"`
+	Scope    string          `json:"scope,omitempty"`
 }
 
 // errSecondFactorRequired is the answer for a token asked of a session that requires MFA and has
@@ -135,7 +152,7 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 	now := s.clock.Now()
 	rtTTL := time.Duration(l.App.Settings.RefreshTokenTTLSeconds) * time.Second
 	refresh := secret.NewToken()
-	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce})
+	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce, Scope: l.Scope})
 	var sess store.Session
 	// Joining a session is an optimistic update: if another login of the same session commits
 	// first (two second factors at once), the amr it added is re-read and kept.
@@ -205,6 +222,8 @@ func (s *Service) sessionFor(ctx context.Context, l Login, now time.Time) (store
 		}
 		sess, isNew = existing, false
 		sess.PrevAMR = existing.AMR
+	} else if l.Inherit != nil {
+		sess.AMR, sess.AuthTime = slices.Clone(l.Inherit.AMR), l.Inherit.AuthTime
 	} else if l.Method == "" {
 		return sess, false, apierr.Invalid("session_id", "is required")
 	}
@@ -250,7 +269,7 @@ func (s *Service) mint(l Login, sess store.Session) (Tokens, error) {
 	requested := requestedClaims(l.Claims)
 	access := map[string]any{
 		"iss": s.signer.Issuer, "sub": l.User.ID, "aud": aud, "iat": iat, "exp": exp, "jti": secret.NewID(),
-		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": "openid", "roles": []string{}, "sid": sess.ID,
+		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": cmp.Or(l.Scope, "openid"), "roles": []string{}, "sid": sess.ID,
 	}
 	userClaims(access, l.User, requested["access_token"], false)
 	at, err := s.signer.Sign(access)
@@ -262,7 +281,10 @@ func (s *Service) mint(l Login, sess store.Session) (Tokens, error) {
 		"iss": s.signer.Issuer, "sub": l.User.ID, "aud": l.ClientID, "iat": iat, "exp": idExp, "jti": secret.NewID(),
 		"auth_time": sess.AuthTime.Unix(), "amr": sess.AMR, "tid": a.TenantID, "sid": sess.ID, "at_hash": token.AtHash(at),
 	}
-	userClaims(id, l.User, requested["id_token"], true)
+	userClaims(id, l.User, scopeClaims(l.Scope, requested["id_token"]), l.Scope == "") // an OIDC scope says which claims
+	if slices.Contains(sess.AMR, "mfa") {
+		id["acr"] = "mfa"
+	}
 	if len(l.ApprovalData) > 0 {
 		id["approval_data"] = l.ApprovalData
 	}
@@ -277,6 +299,27 @@ func (s *Service) mint(l Login, sess store.Session) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("sign id token: %w", err)
 	}
 	return Tokens{AccessToken: at, IDToken: it, TokenType: "Bearer", ExpiresIn: accessTTL, SessionID: sess.ID}, nil
+}
+
+// scopeClaims adds to requested the claims an OIDC scope grants: email and email_verified for
+// "email", phone_number and phone_number_verified for "phone".
+func scopeClaims(scope string, requested map[string]any) map[string]any {
+	if scope == "" {
+		return requested
+	}
+	out := map[string]any{}
+	for k, v := range requested {
+		out[k] = v
+	}
+	for _, sc := range strings.Fields(scope) {
+		switch sc {
+		case "email":
+			out["email"], out["email_verified"] = nil, nil
+		case "phone":
+			out["phone_number"], out["phone_number_verified"] = nil, nil
+		}
+	}
+	return out
 }
 
 func requestedClaims(raw json.RawMessage) map[string]map[string]any {

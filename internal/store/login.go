@@ -223,3 +223,33 @@ type Sessions interface {
 	// EndUserAppSessions ends every live session of a user in one application at now.
 	EndUserAppSessions(ctx context.Context, userID, appID string, now time.Time) (int, error)
 }
+
+// SSOSession is a browser's sign-in at the OpenID Connect provider (single sign-on). ID is the
+// keyed hash of the browser's cookie.
+type SSOSession struct {
+	ID        string
+	UserID    string
+	AMR       []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	EndedAt   time.Time
+}
+
+// SSO stores the OpenID Connect provider's browser sessions and the grants users gave clients.
+type SSO interface {
+	// SaveSSO creates the browser session s, or updates its amr, auth_time and expiry when it
+	// exists and is live (ErrNotFound when it is ended), and records sessionID (when not "") as
+	// one of the app sessions it signed into — in one transaction.
+	SaveSSO(ctx context.Context, s SSOSession, sessionID string) error
+	// GetSSO returns a browser session by id, ended or not; ErrNotFound when unknown.
+	GetSSO(ctx context.Context, id string) (SSOSession, error)
+	// EndSSO ends a browser session at now and, with sessions set, every live app session it
+	// signed into, in one transaction. Ending an unknown or ended browser session changes
+	// nothing.
+	EndSSO(ctx context.Context, id string, now time.Time, sessions bool) error
+	// SaveGrant records that the user granted the client scope at now (replacing an older grant).
+	SaveGrant(ctx context.Context, userID, clientID, scope string, now time.Time) error
+	// GetGrant returns the scope the user granted the client; ErrNotFound when none.
+	GetGrant(ctx context.Context, userID, clientID string) (string, error)
+}

@@ -30,6 +30,9 @@ type AuthenticateRequest struct {
 	// Challenge names the transaction being signed (transaction authenticate only); when it is
 	// empty the user's newest live challenge is used.
 	Challenge string `json:"challenge"`
+	// SaveOnly (not part of the API) joins the session and mints nothing: the OIDC provider's
+	// pages take a second factor this way and hand the app a code for the session.
+	SaveOnly bool `json:"-"`
 }
 
 // maxTokenLen bounds the code field; longer input is a 400, not a failed attempt.
@@ -110,7 +113,7 @@ func (s *Service) login(ctx context.Context, a app.App, clientID string, req Aut
 			uses = append([]store.Use{store.UseChallenge{ID: ch.ID}}, uses...)
 		}
 		tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: Method,
-			SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval, Uses: uses})
+			SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims, ApprovalData: approval, Uses: uses, SaveOnly: req.SaveOnly})
 		switch {
 		case errors.Is(err, store.ErrUsed):
 			continue // another authenticator may match the same code (a chance collision)
@@ -181,3 +184,14 @@ func active(all []store.TOTPAuthenticator) ([]store.TOTPAuthenticator, error) {
 
 // pendingSince is the creation time before which a pending device has expired.
 func pendingSince(now time.Time) time.Time { return now.Add(-PendingTTL) }
+
+// Enrolled reports whether the user has an active TOTP authenticator in the app: the OIDC
+// provider's pages ask for the second factor only of such a user.
+func (s *Service) Enrolled(ctx context.Context, a app.App, userID string) (bool, error) {
+	_, err := s.activeAuthenticators(ctx, a, userID)
+	var ae *apierr.Error
+	if errors.As(err, &ae) && ae.Status == 404 {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -47,6 +47,8 @@ type RecoveryAuthenticateRequest struct {
 	Claims           json.RawMessage    `json:"claims"`
 	DeviceID         string             `json:"device_id"`
 	ClientAttributes *device.Attributes `json:"client_attributes"`
+	// SaveOnly (not part of the API): see AuthenticateRequest.SaveOnly.
+	SaveOnly bool `json:"-"`
 }
 
 // recoveryHash is the keyed hash a code of userID in app appID is stored under.
@@ -157,7 +159,7 @@ func (s *Service) AuthenticateRecovery(ctx context.Context, a app.App, clientID 
 	tok, err := s.sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: RecoveryMethod,
 		SessionID: req.SessionID, Resource: req.Resource, Claims: req.Claims,
 		Uses: []store.Use{store.UseRecoveryCode{ID: rc.ID},
-			store.UseFailures{AppID: a.ID, Method: Method, Identifier: lockKey(u.ID), Policy: a.Settings.Lockout()}}})
+			store.UseFailures{AppID: a.ID, Method: Method, Identifier: lockKey(u.ID), Policy: a.Settings.Lockout()}}, SaveOnly: req.SaveOnly})
 	switch {
 	case errors.Is(err, store.ErrUsed): // another request used it first
 		s.metrics.Login(RecoveryMethod, "failed")

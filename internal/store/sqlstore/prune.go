@@ -26,6 +26,8 @@ func (db *DB) Prune(ctx context.Context, now time.Time, grace, outboxAge time.Du
 		{"totp_challenges", "id", "expires_at < ?", []any{before}},
 		{"refresh_tokens", "token_hash", "expires_at < ?", []any{before}},
 		{"sessions", "id", "expires_at < ?", []any{before}},
+		{"sso_sessions", "id", "expires_at < ?", []any{before}},
+		{"sso_members", "sso_id, session_id", "expires_at < ?", []any{before}},
 		{"lockouts", "app_id, method, identifier", "locked_until < ? AND window_start < ?", []any{ms(now), before}},
 		{"outbox", "id", "created_at < ?", []any{ms(now.Add(-outboxAge))}},
 		// No send limit's window is longer than a day.
