@@ -222,6 +222,23 @@ type Sessions interface {
 	EndUserSessions(ctx context.Context, userID string, now time.Time) (int, error)
 	// EndUserAppSessions ends every live session of a user in one application at now.
 	EndUserAppSessions(ctx context.Context, userID, appID string, now time.Time) (int, error)
+
+	// AccessTokenLive reports whether an access token may still be used at now: its jti is not
+	// revoked and, for a user token (sessionID set), its session is live — in one read.
+	AccessTokenLive(ctx context.Context, sessionID, jti string, now time.Time) (bool, error)
+	// RevokeAccessToken records the access token jti (of session sessionID, "" for a client
+	// token) as revoked until expiresAt, when it would have expired anyway. Revoking it again
+	// changes nothing.
+	RevokeAccessToken(ctx context.Context, jti, sessionID string, expiresAt, now time.Time) error
+	// RevokedClientTokens lists the jtis of client tokens (no session) revoked and not yet
+	// expired at now.
+	RevokedClientTokens(ctx context.Context, now time.Time) ([]string, error)
+	// RefreshTokenInfo returns a refresh token by hash whoever it was issued to, with its
+	// session and the session's user; ErrNotFound when there is none.
+	RefreshTokenInfo(ctx context.Context, hash string) (RefreshToken, Session, User, error)
+	// EndRefreshTokenSession ends, in one conditional statement, the live session of the refresh
+	// token with hash if that session belongs to application appID; ErrNotFound otherwise.
+	EndRefreshTokenSession(ctx context.Context, hash, appID string, now time.Time) error
 }
 
 // SSOSession is a browser's sign-in at the OpenID Connect provider (single sign-on). ID is the

@@ -89,6 +89,8 @@ func LoginReads(engine string) map[string]PlannedRead {
 		"refresh token session": {`SELECT t.used_at, ` + sessionUserColumns + tokenSessionUser, []any{"h", "c"}},
 		// A write, but planned like the reads: it must seek the token and its session.
 		"rotate refresh token": {rotateRefreshSQL, []any{int64(1), "h", "c", int64(1), int64(1)}},
+		// The bearer check of every user-token request: a seek of the session and of the jti.
+		"access token live": {accessTokenLiveSQL, []any{"s", int64(1), "j"}},
 	}
 	d := sqliteDialect
 	if engine == postgresDialect.name {

@@ -12,8 +12,8 @@ import (
 // committing between chunks.
 const pruneChunk = 1000
 
-// Prune deletes what can no longer matter at now: codes, challenges, refresh tokens and sessions
-// that expired more than grace ago, lockouts whose window and lock are over, send counts older
+// Prune deletes what can no longer matter at now: codes, challenges, refresh tokens, sessions
+// and access-token revocations that expired more than grace ago, lockouts whose window and lock are over, send counts older
 // than a day, and dev-outbox messages older than outboxAge. Each is an idempotent DELETE in chunks, so every node may run it.
 func (db *DB) Prune(ctx context.Context, now time.Time, grace, outboxAge time.Duration) (int64, error) {
 	before := ms(now.Add(-grace))
@@ -28,6 +28,8 @@ func (db *DB) Prune(ctx context.Context, now time.Time, grace, outboxAge time.Du
 		{"sessions", "id", "expires_at < ?", []any{before}},
 		{"sso_sessions", "id", "expires_at < ?", []any{before}},
 		{"sso_members", "sso_id, session_id", "expires_at < ?", []any{before}},
+		// A revoked access token's row matters until the token itself has expired.
+		{"revoked_tokens", "jti", "expires_at < ?", []any{before}},
 		{"lockouts", "app_id, method, identifier", "locked_until < ? AND window_start < ?", []any{ms(now), before}},
 		{"outbox", "id", "created_at < ?", []any{ms(now.Add(-outboxAge))}},
 		// No send limit's window is longer than a day.
