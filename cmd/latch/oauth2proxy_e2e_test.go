@@ -364,4 +364,3 @@ func signInOnPages(t *testing.T, tab context.Context, latch, email string, code 
 	}
 	t.Fatal("still on Latch's pages after 8 steps")
 }
-
