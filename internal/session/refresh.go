@@ -54,7 +54,7 @@ func (s *Service) Refresh(ctx context.Context, a app.App, clientID, refreshToken
 	if sess.AppID != a.ID {
 		return Tokens{}, errInvalidRefresh()
 	}
-	tok, err := s.mint(Login{App: a, ClientID: clientID, User: u, Resource: p.Resource, Claims: p.Claims}, sess) // no nonce: OIDC says a refreshed ID token SHOULD NOT repeat it
+	tok, err := s.mint(Login{App: a, ClientID: clientID, User: u, Resource: p.Resource, Claims: p.Claims, Scope: p.Scope}, sess) // no nonce: OIDC says a refreshed ID token SHOULD NOT repeat it
 	if err != nil {
 		return Tokens{}, err
 	}

@@ -40,6 +40,8 @@ type Service struct {
 	box    *secret.Box
 	clock  clock.Clock
 	log    *slog.Logger
+
+	revoked revokedSet // this node's copy of the revoked client tokens
 }
 
 // NewService returns a Service.
@@ -59,6 +61,9 @@ type Login struct {
 	ApprovalData map[string]any
 	Nonce        string
 	NewUser      bool
+	// Scope is the space-separated scope granted (the access token's scope claim, RFC 9068,
+	// kept through refreshes); "" grants DefaultScope of the user.
+	Scope string
 	// MFAPending is the first factor of a login that requires MFA (the hosted flow's
 	// require_mfa): Complete saves a new session marked MFARequired and mints nothing; it returns
 	// only the session id, for a second factor to join.
@@ -91,6 +96,7 @@ type refreshPayload struct {
 	Resource string          `json:"resource,omitempty"`
 	Claims   json.RawMessage `json:"claims,omitempty"`
 	Nonce    string          `json:"nonce,omitempty"`
+	Scope    string          `json:"scope,omitempty"`
 }
 
 // errSecondFactorRequired is the answer for a token asked of a session that requires MFA and has
@@ -135,7 +141,7 @@ func (s *Service) Complete(ctx context.Context, l Login) (Tokens, error) {
 	now := s.clock.Now()
 	rtTTL := time.Duration(l.App.Settings.RefreshTokenTTLSeconds) * time.Second
 	refresh := secret.NewToken()
-	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce})
+	payload, _ := json.Marshal(refreshPayload{Resource: l.Resource, Claims: l.Claims, Nonce: l.Nonce, Scope: l.Scope})
 	var sess store.Session
 	// Joining a session is an optimistic update: if another login of the same session commits
 	// first (two second factors at once), the amr it added is re-read and kept.
@@ -248,9 +254,13 @@ func (s *Service) mint(l Login, sess store.Session) (Tokens, error) {
 	accessTTL := a.Settings.AccessTokenTTLSeconds
 	iat, exp := s.signer.Lifetime(time.Duration(accessTTL) * time.Second)
 	requested := requestedClaims(l.Claims)
+	scope := l.Scope
+	if scope == "" {
+		scope = DefaultScope(l.User)
+	}
 	access := map[string]any{
 		"iss": s.signer.Issuer, "sub": l.User.ID, "aud": aud, "iat": iat, "exp": exp, "jti": secret.NewID(),
-		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": "openid", "roles": []string{}, "sid": sess.ID,
+		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": scope, "roles": []string{}, "sid": sess.ID,
 	}
 	userClaims(access, l.User, requested["access_token"], false)
 	at, err := s.signer.Sign(access)
