@@ -129,8 +129,8 @@ func principal(r *http.Request) Principal {
 	return p
 }
 
-// authenticate is the one bearer middleware: it verifies the token in memory and checks that it
-// is of the kind the route declares.
+// authenticate is the one bearer middleware: it checks that the token is of the kind the route
+// declares and still live (checkToken).
 func (s *Server) authenticate(kind authKind, next http.Handler) http.Handler {
 	if kind == authNone {
 		return next
@@ -141,37 +141,39 @@ func (s *Server) authenticate(kind authKind, next http.Handler) http.Handler {
 			writeError(w, r, apierr.InvalidToken())
 			return
 		}
-		c, err := s.Tokens.Verify(raw, token.APIAudience)
+		c, err := s.checkToken(r.Context(), kind, raw)
 		if err != nil {
-			writeError(w, r, apierr.InvalidToken())
-			return
-		}
-		if refusal := kindRefusal(kind, c); refusal != nil {
-			writeError(w, r, refusal)
-			return
-		}
-		// A token of a deleted client or application is refused (cached: on every node within
-		// the app cache's TTL, on the node that deleted it at once).
-		if live, err := s.Apps.ClientLive(r.Context(), c.ClientID, c.AppID); err != nil {
 			writeError(w, r, err)
 			return
-		} else if !live {
-			writeError(w, r, apierr.InvalidToken())
-			return
-		}
-		if kind == authUser {
-			live, err := s.Sessions.SessionActive(r.Context(), c.SessionID)
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
-			if !live {
-				writeError(w, r, apierr.InvalidToken())
-				return
-			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, Principal{Claims: c})))
 	})
+}
+
+// checkToken verifies a Bearer token for a route of kind: signature, issuer, expiry and audience
+// in memory; its kind; its client and application not deleted (cached: on every node within the
+// app cache's TTL, on the node that deleted it at once); and not revoked — a user token's session
+// live and its jti not revoked, in the one read of its session; a client token's jti not among the
+// node's copy of revoked client tokens (at most a second old). Refusals are *apierr.Error.
+func (s *Server) checkToken(ctx context.Context, kind authKind, raw string) (token.Claims, error) {
+	c, err := s.Tokens.Verify(raw, token.APIAudience)
+	if err != nil {
+		return token.Claims{}, apierr.InvalidToken()
+	}
+	if refusal := kindRefusal(kind, c); refusal != nil {
+		return token.Claims{}, refusal
+	}
+	if live, err := s.Apps.ClientLive(ctx, c.ClientID, c.AppID); err != nil {
+		return token.Claims{}, err
+	} else if !live {
+		return token.Claims{}, apierr.InvalidToken()
+	}
+	if live, err := s.Sessions.AccessTokenLive(ctx, c); err != nil {
+		return token.Claims{}, err
+	} else if !live {
+		return token.Claims{}, apierr.InvalidToken()
+	}
+	return c, nil
 }
 
 func bearer(r *http.Request) (string, bool) {

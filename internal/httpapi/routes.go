@@ -32,6 +32,16 @@ func (s *Server) routes() []route {
 		{"GET /.well-known/openid-configuration", authNone, h(s.discovery)},
 		{"GET /cis/oidc/.well-known/openid-configuration", authNone, h(s.discovery)},
 		{"GET /oidc/.well-known/openid-configuration", authNone, h(s.discovery)},
+		// UserInfo, revocation, introspection: each reads its own credentials (a user access
+		// token in the header or the form; the client as at /oidc/token), so authNone here.
+		{"GET /cis/oidc/me", authNone, h(s.userinfo)},
+		{"POST /cis/oidc/me", authNone, h(s.userinfo)},
+		{"GET /oidc/me", authNone, h(s.userinfo)},
+		{"POST /oidc/me", authNone, h(s.userinfo)},
+		{"POST /oidc/token/revocation", authNone, h(s.revocation)},
+		{"POST /cis/oidc/token/revocation", authNone, h(s.revocation)},
+		{"POST /oidc/token/introspection", authNone, h(s.introspection)},
+		{"POST /cis/oidc/token/introspection", authNone, h(s.introspection)},
 
 		// backend one-time login (seed 002)
 		{"POST /cis/v1/auth/otp/send", authClient, h(s.otpSend)},

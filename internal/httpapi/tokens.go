@@ -42,46 +42,8 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 // token serves POST /oidc/token. The client is authenticated before anything else is read, so a
 // failed attempt consumes no code or refresh token.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type: must be application/x-www-form-urlencoded")
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err == nil {
-		for k, vs := range form {
-			for _, v := range vs {
-				if !storable(k) || !storable(v) {
-					writeOAuthError(w, http.StatusBadRequest, "invalid_request", k+": must be valid UTF-8 without NUL characters")
-					return
-				}
-			}
-		}
-	}
-	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "body: malformed form encoding")
-		return
-	}
-	clientID, clientSecret, ok := basicAuth(r)
+	c, a, form, ok := s.clientForm(w, r, false)
 	if !ok {
-		clientID, clientSecret = form.Get("client_id"), form.Get("client_secret")
-	}
-	if clientID == "" {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client_id: is required")
-		return
-	}
-	c, a, err := s.Apps.Authenticate(r.Context(), clientID, clientSecret)
-	if errors.Is(err, app.ErrBadClient) {
-		logger(r).Info("client authentication failed", "client_id", truncate(clientID, 64))
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client credentials")
-		return
-	}
-	if err != nil {
-		writeError(w, r, err)
 		return
 	}
 	grantType := form.Get("grant_type")
@@ -113,6 +75,68 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// clientForm reads the form body of an OAuth endpoint that authenticates its client (token,
+// revocation, introspection) and authenticates the client by HTTP Basic (URL-decoded) or the form
+// fields client_id and client_secret. needSecret refuses a client that names no secret (a public
+// client) before it is looked up. On any failure it has written the answer and returns false.
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request, needSecret bool) (store.Client, app.App, url.Values, bool) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type: must be application/x-www-form-urlencoded")
+		return store.Client{}, app.App{}, nil, false
+	}
+	form, ok := readForm(w, r)
+	if !ok {
+		return store.Client{}, app.App{}, nil, false
+	}
+	clientID, clientSecret, ok := basicAuth(r)
+	if !ok {
+		clientID, clientSecret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if clientID == "" {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client_id: is required")
+		return store.Client{}, app.App{}, nil, false
+	}
+	if needSecret && clientSecret == "" {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client_secret: is required")
+		return store.Client{}, app.App{}, nil, false
+	}
+	c, a, err := s.Apps.Authenticate(r.Context(), clientID, clientSecret)
+	if errors.Is(err, app.ErrBadClient) {
+		logger(r).Info("client authentication failed", "client_id", truncate(clientID, 64))
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client credentials")
+		return store.Client{}, app.App{}, nil, false
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return store.Client{}, app.App{}, nil, false
+	}
+	return c, a, form, true
+}
+
+// readForm reads a form-encoded body whose every name and value the database can store. On
+// failure it has written a 400 (or 413) and returns false.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "body: malformed form encoding")
+		return nil, false
+	}
+	for k, vs := range form {
+		for _, v := range vs {
+			if !storable(k) || !storable(v) {
+				writeOAuthError(w, http.StatusBadRequest, "invalid_request", k+": must be valid UTF-8 without NUL characters")
+				return nil, false
+			}
+		}
+	}
+	return form, true
+}
+
 // basicAuth reads HTTP Basic client credentials, URL-decoding both parts (RFC 6749 §2.3.1).
 func basicAuth(r *http.Request) (string, string, bool) {
 	id, sec, ok := r.BasicAuth()
@@ -132,8 +156,8 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Write(s.Keys.JWKS())
 }
 
-// idTokenClaims are the claims Latch puts in ID tokens.
-var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "amr", "tid", "sid", "nonce", "at_hash",
+// idTokenClaims are the claims Latch puts in ID tokens and UserInfo answers.
+var idTokenClaims = []string{"iss", "sub", "aud", "exp", "iat", "jti", "auth_time", "amr", "acr", "tid", "sid", "nonce", "at_hash",
 	"email", "email_verified", "phone_number", "phone_number_verified", "username", "roles", "name", "given_name", "family_name",
 	"fname", "lname", "approval_data", "new_user"}
 

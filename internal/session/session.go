@@ -4,7 +4,6 @@
 package session
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +41,8 @@ type Service struct {
 	box    *secret.Box
 	clock  clock.Clock
 	log    *slog.Logger
+
+	revoked revokedSet // this node's copy of the revoked client tokens
 }
 
 // NewService returns a Service.
@@ -71,9 +72,10 @@ type Login struct {
 	// IDTokenOnly issues no refresh token (the hosted flow's response_type id_token hands the
 	// browser an ID token only; a refresh token nobody receives would just linger).
 	IDTokenOnly bool
-	// Scope is the OAuth scope the tokens are granted ("" is "openid"): the access token's scope
-	// claim, and with "email" or "phone" the ID token carries the address and whether it is
-	// verified. A refresh keeps it.
+	// Scope is the space-separated OAuth scope the tokens are granted: the access token's scope
+	// claim (RFC 9068), and with "email" or "phone" the ID token carries the address and whether
+	// it is verified. A refresh keeps it. "" (the API-driven logins) grants DefaultScope of the
+	// user in the access token, and the ID token carries every claim as before.
 	Scope string
 	// Inherit, for a login with no new factor and no session to join (the OIDC provider's single
 	// sign-on), starts a new session of this app that carries the amr and auth_time of the
@@ -267,9 +269,13 @@ func (s *Service) mint(l Login, sess store.Session) (Tokens, error) {
 	accessTTL := a.Settings.AccessTokenTTLSeconds
 	iat, exp := s.signer.Lifetime(time.Duration(accessTTL) * time.Second)
 	requested := requestedClaims(l.Claims)
+	scope := l.Scope
+	if scope == "" {
+		scope = DefaultScope(l.User)
+	}
 	access := map[string]any{
 		"iss": s.signer.Issuer, "sub": l.User.ID, "aud": aud, "iat": iat, "exp": exp, "jti": secret.NewID(),
-		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": cmp.Or(l.Scope, "openid"), "roles": []string{}, "sid": sess.ID,
+		"tid": a.TenantID, "client_id": l.ClientID, "app_id": a.ID, "app_name": a.Name, "scope": scope, "roles": []string{}, "sid": sess.ID,
 	}
 	userClaims(access, l.User, requested["access_token"], false)
 	at, err := s.signer.Sign(access)

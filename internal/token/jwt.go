@@ -78,6 +78,16 @@ const leeway = 30 * time.Second
 // Verify checks a compact JWT's signature against the loaded keys, its issuer and expiry, and
 // that aud contains audience. It never touches the database.
 func (s *Signer) Verify(raw, audience string) (Claims, error) {
+	return s.verify(raw, jwt.Audience{audience})
+}
+
+// VerifyAnyAudience is Verify for a token of any audience (an access token minted for one of an
+// application's resources, which introspection and revocation also answer for).
+func (s *Signer) VerifyAnyAudience(raw string) (Claims, error) {
+	return s.verify(raw, nil)
+}
+
+func (s *Signer) verify(raw string, audience jwt.Audience) (Claims, error) {
 	s.mu.Lock()
 	c, ok := s.verified[raw]
 	s.mu.Unlock()
@@ -94,7 +104,7 @@ func (s *Signer) Verify(raw, audience string) (Claims, error) {
 		s.mu.Unlock()
 	}
 	std := jwt.Claims{Issuer: c.Issuer, Audience: c.Audience, Expiry: c.Expiry, IssuedAt: c.IssuedAt}
-	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: s.Issuer, AnyAudience: jwt.Audience{audience}, Time: s.Clock.Now()}, leeway); err != nil {
+	if err := std.ValidateWithLeeway(jwt.Expected{Issuer: s.Issuer, AnyAudience: audience, Time: s.Clock.Now()}, leeway); err != nil {
 		return Claims{}, ErrInvalid
 	}
 	return c, nil
