@@ -48,6 +48,7 @@ type rpPage struct {
 	Body   string
 	Text   string // the visible text, spaces collapsed
 	Forms  []*rpForm
+	Links  []rpField // <a href> as Value, its text as Label
 }
 
 type rpForm struct {
@@ -274,6 +275,8 @@ func (a *rpAgent) authorizeFrom(p *rpPage, redirectURI string, who rpLogin) rpRe
 			p = a.submit(f, map[string]string{fl.Name: m[1]}, nil)
 		case "choose":
 			p = a.submit(f, nil, a.emailCodeButton(f))
+		case "link":
+			p = a.get(a.emailCodeLink(p))
 		default:
 			a.t.Fatalf("page %s: no form to fill (want an email, a code or a choice of method); it says: %.500s", p.URL, p.Text)
 		}
@@ -300,7 +303,23 @@ func (a *rpAgent) pageForm(p *rpPage) (*rpForm, string) {
 			return f, "choose"
 		}
 	}
+	if a.emailCodeLink(p) != "" {
+		return nil, "link"
+	}
 	return nil, ""
+}
+
+// emailCodeLink is a "code by email" choice made as a link.
+func (a *rpAgent) emailCodeLink(p *rpPage) string {
+	for _, l := range p.Links {
+		t := strings.ToLower(l.Label)
+		if strings.Contains(t, "email") && strings.Contains(t, "code") {
+			if u, err := p.URL.Parse(l.Value); err == nil {
+				return u.String()
+			}
+		}
+	}
+	return ""
 }
 
 // emailCodeButton is the "code by email" choice of a method form.
@@ -357,6 +376,10 @@ func rpParsePage(t testing.TB, p *rpPage) {
 				}
 				f = &rpForm{Action: action, Method: strings.ToUpper(cmp.Or(rpAttr(n, "method"), http.MethodGet))}
 				p.Forms = append(p.Forms, f)
+			case "a":
+				if href := rpAttr(n, "href"); href != "" {
+					p.Links = append(p.Links, rpField{Value: href, Label: strings.TrimSpace(rpSpaces.ReplaceAllString(labelText(n), " "))})
+				}
 			case "label":
 				if id := rpAttr(n, "for"); id != "" {
 					labels[id] = strings.TrimSpace(rpSpaces.ReplaceAllString(labelText(n), " "))
