@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/hosted"
+	"github.com/latch-auth/latch/internal/signin"
 	"github.com/latch-auth/latch/internal/store"
 )
 
@@ -101,9 +103,19 @@ func (s *Server) authorizationCodeGrant(ctx context.Context, c store.Client, a a
 	if form.Get("redirect_uri") == "" {
 		return nil, apierr.Invalid("redirect_uri", "is required")
 	}
-	tok, _, err := s.Hosted.Exchange(ctx, a, c.ClientID, form.Get("code"), form.Get("redirect_uri"), true)
+	tok, err := s.OIDC.Exchange(ctx, c, a, form)
+	if !errors.Is(err, signin.ErrNotMine) {
+		if err != nil {
+			return nil, err
+		}
+		return tok, nil
+	}
+	if app.IsPublic(c) { // a public client has only the provider's codes, exchanged with PKCE
+		return nil, apierr.New(http.StatusBadRequest, "invalid_grant", "Invalid or expired authorization code")
+	}
+	htok, _, err := s.Hosted.Exchange(ctx, a, c.ClientID, form.Get("code"), form.Get("redirect_uri"), true)
 	if err != nil {
 		return nil, err
 	}
-	return tok, nil
+	return htok, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/hosted"
 	"github.com/latch-auth/latch/internal/magiclink"
+	"github.com/latch-auth/latch/internal/signin"
 	"github.com/latch-auth/latch/internal/user"
 )
 
@@ -42,6 +43,20 @@ func (s *Server) routes() []route {
 		{"POST /cis/oidc/token/revocation", authNone, h(s.revocation)},
 		{"POST /oidc/token/introspection", authNone, h(s.introspection)},
 		{"POST /cis/oidc/token/introspection", authNone, h(s.introspection)},
+
+		// Latch as an OpenID Connect provider: authorization (GET, and POST as OIDC allows),
+		// its sign-in pages, the emailed link, RP-initiated logout (each also without /cis)
+		{"GET " + signin.AuthPath, authNone, h(s.OIDC.Authorize)},
+		{"POST " + signin.AuthPath, authNone, h(s.OIDC.Authorize)},
+		{"GET /oidc/auth", authNone, h(s.OIDC.Authorize)},
+		{"POST /oidc/auth", authNone, h(s.OIDC.Authorize)},
+		{"POST " + signin.LoginPath, authNone, h(s.OIDC.Login)},
+		{"GET " + signin.LinkPath, authNone, h(s.OIDC.Link)},
+		{"GET " + signin.EndPath, authNone, h(s.OIDC.EndSession)},
+		{"POST " + signin.EndPath, authNone, h(s.OIDC.EndSession)},
+		{"GET /oidc/session/end", authNone, h(s.OIDC.EndSession)},
+		{"POST /oidc/session/end", authNone, h(s.OIDC.EndSession)},
+		{"GET " + signin.FormPostJS, authNone, h(s.OIDC.FormPostScript)},
 
 		// backend one-time login (seed 002)
 		{"POST /cis/v1/auth/otp/send", authClient, h(s.otpSend)},

@@ -14,6 +14,7 @@ import (
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
 	"github.com/latch-auth/latch/internal/session"
+	"github.com/latch-auth/latch/internal/signin"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/token"
 	"github.com/latch-auth/latch/internal/totp"
@@ -39,8 +40,9 @@ type Server struct {
 	Links    *magiclink.Flow
 	TOTP     *totp.Service
 	Hosted   *hosted.Flow
-	Dev      bool         // serve the dev outbox and demo
-	Web      http.Handler // the dev outbox pages and the demo app (set when Dev is)
+	OIDC     *signin.Provider // Latch as an OpenID Connect provider: authorization, sign-in pages, logout
+	Dev      bool             // serve the dev outbox and demo
+	Web      http.Handler     // the dev outbox pages and the demo app (set when Dev is)
 	// MaxInFlight is how many requests may run at once before new ones are shed with a 503
 	// (see shed.go); 0: no limit.
 	MaxInFlight int

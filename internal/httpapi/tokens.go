@@ -101,6 +101,15 @@ func (s *Server) clientForm(w http.ResponseWriter, r *http.Request, needSecret b
 		return store.Client{}, app.App{}, nil, false
 	}
 	c, a, err := s.Apps.Authenticate(r.Context(), clientID, clientSecret)
+	if errors.Is(err, app.ErrBadClient) && clientSecret == "" && !needSecret {
+		// A public client (no secret) may exchange its codes, with PKCE, and refresh.
+		switch form.Get("grant_type") {
+		case "authorization_code", "refresh_token":
+			if pc, pa, perr := s.Apps.Lookup(r.Context(), clientID); perr == nil && app.IsPublic(pc) {
+				c, a, err = pc, pa, nil
+			}
+		}
+	}
 	if errors.Is(err, app.ErrBadClient) {
 		logger(r).Info("client authentication failed", "client_id", truncate(clientID, 64))
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Invalid client credentials")

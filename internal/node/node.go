@@ -31,6 +31,7 @@ import (
 	"github.com/latch-auth/latch/internal/otp"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
+	"github.com/latch-auth/latch/internal/signin"
 	"github.com/latch-auth/latch/internal/store/sqlstore"
 	"github.com/latch-auth/latch/internal/token"
 	"github.com/latch-auth/latch/internal/totp"
@@ -92,6 +93,7 @@ type Node struct {
 	Links       *magiclink.Flow
 	Hosted      *hosted.Flow
 	TOTP        *totp.Service
+	OIDC        *signin.Provider
 	Sender      delivery.Sender
 	Delivery    map[string]string // what delivers each channel ("email", "sms"), without secrets
 	API         *httpapi.Server
@@ -203,6 +205,9 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	n.TOTP = totp.NewService(totp.Deps{Store: n.Store, Users: n.Users, Sessions: n.Sessions, Box: n.Box, Clock: n.Clock,
 		Rand: rand.Reader, Log: n.Log, Metrics: n.Metrics})
 
+	n.OIDC = &signin.Provider{Apps: n.Apps, Users: n.Users, Codes: n.Codes, Sessions: n.Sessions, TOTP: n.TOTP, Store: n.Store,
+		Sender: n.Sender, Box: n.Box, Signer: n.Signer, Clock: n.Clock, Log: n.Log.With("component", "oidc"), Metrics: n.Metrics, Issuer: n.Issuer}
+
 	n.API = &httpapi.Server{
 		Log:      n.Log,
 		Metrics:  n.Metrics,
@@ -217,6 +222,7 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 		Links:    n.Links,
 		TOTP:     n.TOTP,
 		Hosted:   n.Hosted,
+		OIDC:     n.OIDC,
 		Dev:      cfg.Dev(),
 		// MaxInFlight: the node serves HTTP with the limit operators set (serve's --max-in-flight).
 		MaxInFlight: cfg.MaxInFlight,

@@ -110,6 +110,20 @@ func (s *Signer) verify(raw string, audience jwt.Audience) (Claims, error) {
 	return c, nil
 }
 
+// VerifyHint checks an ID token Latch issued that a client hands back as a hint (OIDC's
+// id_token_hint): its signature and issuer, but not its expiry — an expired ID token is still a
+// valid hint of who was signed in. It must never stand in for authentication.
+func (s *Signer) VerifyHint(raw string) (Claims, error) {
+	c, err := s.verifySignature(raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	if c.Issuer != s.Issuer {
+		return Claims{}, ErrInvalid
+	}
+	return c, nil
+}
+
 // verifySignature checks a compact JWT's signature against the loaded keys and decodes its claims.
 func (s *Signer) verifySignature(raw string) (Claims, error) {
 	tok, err := jwt.ParseSigned(raw, Algorithms)
