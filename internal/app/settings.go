@@ -193,6 +193,9 @@ func (s Settings) Validate() (string, string) {
 		return "users", "must be none, read or full"
 	}
 	for _, m := range strings.Split(s.SignInMethods, ",") {
+		if strings.TrimSpace(s.SignInMethods) == "" {
+			break // the default: all of them
+		}
 		switch strings.TrimSpace(m) {
 		case SignInEmailOTP, SignInMagicLink, SignInSMS:
 		default:

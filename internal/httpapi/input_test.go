@@ -137,7 +137,10 @@ func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
 	// The not-implemented password and key-upload routes read nothing either.
 	formRoutes := map[string]bool{"POST /oidc/token": true, "POST /cis/v1/auth/logout": true,
 		"POST /cis/v1/users/{user_id}/password": true, "PUT /cis/v1/users/{user_id}/password": true,
-		"POST /cis/v1/users/me/password-credentials": true, "POST /cis/v1/applications/signing-keys/upload": true}
+		"POST /cis/v1/users/me/password-credentials": true, "POST /cis/v1/applications/signing-keys/upload": true,
+		// the OIDC provider's browser endpoints read forms
+		"POST /cis/oidc/auth": true, "POST /oidc/auth": true, "POST /cis/oidc/login": true,
+		"POST /cis/oidc/session/end": true, "POST /oidc/session/end": true}
 	listed := map[string]bool{}
 	for _, r := range jsonRoutes("u1") {
 		listed[r.pattern] = true
