@@ -106,7 +106,13 @@ func (r *rpStack) userInfoRaw(t *testing.T, req *http.Request) (int, map[string]
 func (r *rpStack) useRS256(t *testing.T) {
 	t.Helper()
 	r.Keys.Alg = jose.RS256
+	r.Clock.Advance(time.Second) // newer than the first key, made at the stack's start
 	if _, err := r.Keys.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A new key is published for a while before it signs (every node must know it first).
+	r.Clock.Advance(r.Keys.Propagation + time.Second)
+	if err := r.Keys.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	p, err := oidc.NewProvider(r.ctx, r.URL) // re-read discovery: the algorithms changed
