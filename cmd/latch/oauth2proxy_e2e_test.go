@@ -339,9 +339,18 @@ const pageStepJS = `(() => {
 // browser leaves Latch: chooses the email code, types the address, then the code (from code()).
 func signInOnPages(t *testing.T, tab context.Context, latch, email string, code func() string) {
 	t.Helper()
-	fillAndSubmit := func(sel, value string) {
+	// fillAndSubmit types value into sel and presses its form's button whose text matches
+	// button (a regular expression; the form's first button when none does), as a person would.
+	fillAndSubmit := func(sel, value, button string) {
 		t.Helper()
-		js := fmt.Sprintf(`(() => { const i = document.querySelector(%q); i.value = %q; i.form.requestSubmit(); return true })()`, sel, value)
+		js := fmt.Sprintf(`(() => {
+  const i = document.querySelector(%q);
+  i.value = %q;
+  const buttons = [...i.form.querySelectorAll('button:not([type=button]), input[type=submit]')];
+  const b = buttons.find(b => new RegExp(%q, 'i').test(b.textContent + ' ' + b.value)) || buttons[0];
+  i.form.requestSubmit(b);
+  return true
+})()`, sel, value, button)
 		if _, err := chromedp.Run(tab, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Evaluate[bool](js))); err != nil {
 			t.Fatalf("submit %s: %v", sel, err)
 		}
@@ -355,9 +364,9 @@ func signInOnPages(t *testing.T, tab context.Context, latch, email string, code 
 		case "done":
 			return
 		case "code":
-			fillAndSubmit(`input[autocomplete~="one-time-code"]`, code())
+			fillAndSubmit(`input[autocomplete~="one-time-code"]`, code(), "continue|verify|sign in")
 		case "email":
-			fillAndSubmit(`input[autocomplete~="email"]`, email)
+			fillAndSubmit(`input[autocomplete~="email"]`, email, "code")
 		case "choose":
 			if _, err := chromedp.Run(tab, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`[data-latch-test="choose"]`)))); err != nil {
 				t.Fatalf("choose the email code: %v", err)

@@ -240,7 +240,7 @@ func (a *rpAgent) authorizeFrom(p *rpPage, redirectURI string, who rpLogin) rpRe
 			if who.Email == "" {
 				a.t.Fatalf("the pages ask for an email address: %.300s", p.Text)
 			}
-			p = a.submit(f, map[string]string{f.field("email").Name: who.Email}, nil)
+			p = a.submit(f, map[string]string{f.field("email").Name: who.Email}, a.emailCodeButton(f))
 		case "code":
 			fl := f.field("one-time-code")
 			if a.asksAuthenticator(p) {
