@@ -15,6 +15,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/store/storetest"
 )
@@ -345,5 +346,48 @@ func TestGoOIDCRelyingParty(t *testing.T) {
 				t.Errorf("prompt=none after logout: %v, want error=login_required with state", res.Params)
 			}
 		})
+	}
+}
+
+// TestGoOIDCPublicClient: a public client (`latch client create --public`: no secret, as a
+// single-page or native app) with x/oauth2 — PKCE S256 is required (a request without it, or
+// with "plain", goes back with invalid_request), the code exchange and the refresh carry only
+// client_id and the verifier, and a code cannot be exchanged without its verifier.
+func TestGoOIDCPublicClient(t *testing.T) {
+	r := startRP(t, storetest.Engines()[0].DSN(t))
+	a := newRPAgent(t, r.Stack)
+	creds, _, err := r.Apps.AddClient(context.Background(), r.App.ID, app.NewClient{Name: "spa", Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.ClientSecret != "" {
+		t.Fatalf("a public client was given a secret")
+	}
+	conf := r.conf(oidc.ScopeOfflineAccess, "email")
+	conf.ClientID, conf.ClientSecret = creds.ClientID, ""
+	conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+
+	noPKCE := r.newFlow(conf)
+	noPKCE.verifier = ""
+	wantAuthError(t, a.authorize(noPKCE.url(), r.redirect, rpLogin{}), noPKCE.state, "invalid_request")
+	plain := r.newFlow(conf, "code_challenge", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "code_challenge_method", "plain")
+	plain.verifier = ""
+	wantAuthError(t, a.authorize(plain.url(), r.redirect, rpLogin{}), plain.state, "invalid_request")
+
+	who := r.who()
+	l := r.signIn(t, a, r.newFlow(conf), who)
+	if !slices.Equal(l.id.Audience, []string{creds.ClientID}) {
+		t.Errorf("aud %v, want the public client", l.id.Audience)
+	}
+	stale := *l.token
+	stale.Expiry = time.Now().Add(-time.Minute)
+	if next, err := conf.TokenSource(r.ctx, &stale).Token(); err != nil || next.AccessToken == "" {
+		t.Errorf("refresh by the public client: %v", err)
+	}
+
+	f := r.newFlow(conf)
+	res := a.authorize(f.url(), r.redirect, who)
+	if _, err := conf.Exchange(r.ctx, res.Params.Get("code")); err == nil {
+		t.Error("a public client exchanged a code without its code_verifier")
 	}
 }
