@@ -95,17 +95,17 @@ func Contrast(a, b string) float64 {
 // defaultBrand is the buttons' colour when the app sets none.
 const defaultBrand = "#1d4ed8"
 
-// brandCSS is the stylesheet with the app's colour: the button text is white or near-black,
-// whichever contrasts more (one of them always reaches 4.5:1), and the accent used for text on
-// white is the brand colour only when it reaches 4.5:1 there.
+// brandCSS is the stylesheet with the app's colour: the button text is white or black, whichever
+// contrasts more (one of them always reaches 4.58:1), and the accent used for text on white is
+// the brand colour only when it reaches 4.5:1 there.
 func brandCSS(a app.App) string {
 	brand := a.Settings.BrandPrimaryColor
 	if brand == "" {
 		brand = defaultBrand
 	}
 	on := "#ffffff"
-	if Contrast(brand, "#111827") > Contrast(brand, "#ffffff") {
-		on = "#111827"
+	if Contrast(brand, "#000000") > Contrast(brand, "#ffffff") {
+		on = "#000000"
 	}
 	accent := brand
 	if Contrast(brand, "#ffffff") < 4.5 {
