@@ -13,9 +13,9 @@ func TestContrast(t *testing.T) {
 	pairs := [][2]string{
 		{"#111827", "#ffffff"}, {"#111827", "#f3f4f6"}, // text on the card and the page
 		{"#4b5563", "#ffffff"}, {"#4b5563", "#f3f4f6"}, // small text, footer
-		{"#b91c1c", "#ffffff"},                         // errors
-		{"#1e3a8a", "#eff6ff"},                         // notices
-		{"#111827", "#ffffff"},                         // secondary buttons
+		{"#b91c1c", "#ffffff"}, // errors
+		{"#1e3a8a", "#eff6ff"}, // notices
+		{"#111827", "#ffffff"}, // secondary buttons
 	}
 	for _, p := range pairs {
 		if c := Contrast(p[0], p[1]); c < 4.5 {
