@@ -389,6 +389,22 @@ func testCLIAndServe(t *testing.T, e engineSetup) {
 			t.Errorf("client create %v for app %v", extra, shop)
 		}
 	})
+	t.Run("client_create_public", func(t *testing.T) {
+		out, err := cli(t, "client", "create", "--app", shop["app_id"], "--public", "--json")
+		if err != nil {
+			t.Fatalf("client create --public: %v", err)
+		}
+		var pub map[string]string
+		if err := json.Unmarshal([]byte(out), &pub); err != nil || len(pub) != 3 {
+			t.Fatalf("output %q: %v", out, err)
+		}
+		if pub["app_id"] != shop["app_id"] || pub["client_id"] == "" || pub["client_secret"] != "" {
+			t.Errorf("public client %v", pub)
+		}
+		if _, err := cli(t, "client", "create", "--app", shop["app_id"], "--public", "--admin", "--json"); err == nil {
+			t.Errorf("--public --admin was accepted")
+		}
+	})
 	t.Run("client_create_unknown_app_fails", func(t *testing.T) {
 		out, err := cli(t, "client", "create", "--app", "no-such-app", "--json")
 		if err == nil || !strings.Contains(err.Error(), "no-such-app") {

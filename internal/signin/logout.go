@@ -92,14 +92,10 @@ func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
 	if known {
 		name = a.Name
 	}
-	d := pageData{Title: "Signed out", Heading: "You are signed out", Lines: []string{
+	d := pageData{Page: "signin-signed-out", Title: "Signed out", Heading: "You are signed out", Lines: []string{
 		"You are signed out of " + name + " and of every app you signed in to with this browser. You can close this page.",
 	}}
-	if known {
-		brand(a, &d)
-	} else {
-		brand(app.App{App: a.App}, &d)
-		d.AppName = name
-	}
+	brand(a, &d) // the zero app when unknown: Latch's default colours
+	d.AppName = name
 	p.write(w, r, "message", http.StatusOK, d, "")
 }

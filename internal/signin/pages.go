@@ -42,6 +42,7 @@ var templates = func() map[string]*template.Template {
 
 // pageData is what a page shows.
 type pageData struct {
+	Page     string // a class on <body>: page-signin-start, page-signin-code, ...
 	Title    string
 	AppName  string
 	Logo     string
@@ -94,17 +95,17 @@ func Contrast(a, b string) float64 {
 // defaultBrand is the buttons' colour when the app sets none.
 const defaultBrand = "#1d4ed8"
 
-// brandCSS is the stylesheet with the app's colour: the button text is white or near-black,
-// whichever contrasts more (one of them always reaches 4.5:1), and the accent used for text on
-// white is the brand colour only when it reaches 4.5:1 there.
+// brandCSS is the stylesheet with the app's colour: the button text is white or black, whichever
+// contrasts more (one of them always reaches 4.58:1), and the accent used for text on white is
+// the brand colour only when it reaches 4.5:1 there.
 func brandCSS(a app.App) string {
 	brand := a.Settings.BrandPrimaryColor
 	if brand == "" {
 		brand = defaultBrand
 	}
 	on := "#ffffff"
-	if Contrast(brand, "#111827") > Contrast(brand, "#ffffff") {
-		on = "#111827"
+	if Contrast(brand, "#000000") > Contrast(brand, "#ffffff") {
+		on = "#000000"
 	}
 	accent := brand
 	if Contrast(brand, "#ffffff") < 4.5 {
@@ -195,19 +196,20 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, a app.App, f f
 	if templates[name] == nil {
 		name = stepStart
 	}
+	d.Page = "signin-" + name
 	p.write(w, r, name, status, d, f.Req.RedirectURI)
 }
 
 // problem shows a page that explains what went wrong and what to do.
 func (p *Provider) problem(w http.ResponseWriter, r *http.Request, status int, heading string, lines ...string) {
-	d := pageData{Title: heading, Heading: heading, Lines: lines, AppName: "Latch", CSS: template.CSS(brandCSS(app.App{}))}
+	d := pageData{Page: "signin-message", Title: heading, Heading: heading, Lines: lines, AppName: "Latch", CSS: template.CSS(brandCSS(app.App{}))}
 	p.write(w, r, "message", status, d, "")
 }
 
 // formPost answers with the form_post page: a form of params aimed at the redirect URI, which a
 // script file submits at once and a button submits without JavaScript.
 func (p *Provider) formPost(w http.ResponseWriter, r *http.Request, a app.App, q authRequest, params url.Values) {
-	d := pageData{Title: "Returning to " + a.Name, Target: q.RedirectURI, Params: map[string]string{}}
+	d := pageData{Page: "signin-form-post", Title: "Returning to " + a.Name, Target: q.RedirectURI, Params: map[string]string{}}
 	for k := range params {
 		d.Params[k] = params.Get(k)
 	}

@@ -1,6 +1,7 @@
 package signin_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -239,4 +240,97 @@ func TestMagicLink(t *testing.T) {
 			t.Fatalf("link used twice: %d", again.Status)
 		}
 	})
+}
+
+// TestBranding: the pages carry the app's name, logo and colour, and the CSP allows that logo.
+func TestBranding(t *testing.T) {
+	e := sqliteEnv(t)
+	e.updateApp(t, map[string]any{"brand_logo_url": "https://cdn.example.com/logo.png", "brand_primary_color": "#0a7f3c"}, nil)
+	p := e.browser(t).authorize(e.request(e.ClientID))
+	if !strings.Contains(p.Body, `<img class="logo" src="https://cdn.example.com/logo.png"`) || !strings.Contains(p.Body, "--brand: #0a7f3c") {
+		t.Fatalf("brand: %s", p.Body)
+	}
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://cdn.example.com;") {
+		t.Fatalf("CSP: %s", csp)
+	}
+}
+
+// TestSignupRules: createNewUser=false and an app without sign-up send nothing to a new address;
+// a magic link signs a new user up too.
+func TestSignupRules(t *testing.T) {
+	e := sqliteEnv(t)
+	yes, no := true, false
+	e.updateApp(t, nil, &yes)
+	b := e.browser(t)
+	email := uniqueEmail("nocreate")
+	b.act(b.authorize(e.request(e.ClientID, "createNewUser", "false")), "send_email_otp", "email", email)
+	if len(e.Outbox(t, email)) != 0 {
+		t.Fatalf("createNewUser=false still sent a code")
+	}
+	linkEmail := uniqueEmail("linksignup")
+	q := e.request(e.ClientID)
+	b.act(b.authorize(q), "send_magic_link", "email", linkEmail)
+	back := e.callback(t, b.get(e.linkSentTo(t, linkEmail)))
+	r := e.exchange(t, e.ClientID, e.ClientSecret, back.Get("code"), q.verifier)
+	if id := latchtest.Claims(t, r.String("id_token")); r.Status != 200 || id["email"] != linkEmail || id["new_user"] != true {
+		t.Fatalf("link sign-up: %d %s", r.Status, r.Body)
+	}
+	e.updateApp(t, nil, &no)
+	other := uniqueEmail("closed")
+	b2 := e.browser(t)
+	b2.act(b2.authorize(e.request(e.ClientID)), "send_email_otp", "email", other)
+	if len(e.Outbox(t, other)) != 0 {
+		t.Fatalf("an app without sign-up sent a code to a new address")
+	}
+}
+
+// TestConsentRecorded: prompt=consent needs no screen for a first-party app and records the grant.
+func TestConsentRecorded(t *testing.T) {
+	e := sqliteEnv(t)
+	email := uniqueEmail("consent")
+	uid := e.CreateUser(t, e.token, map[string]any{"email": email})
+	q := e.request(e.ClientID, "prompt", "consent")
+	e.signInByEmailCode(t, e.browser(t), q, email)
+	scope, err := e.Store.GetGrant(context.Background(), uid, e.ClientID)
+	if err != nil || scope != "openid email offline_access" {
+		t.Fatalf("grant = %q, %v", scope, err)
+	}
+}
+
+// TestDisabledUserGetsNothing: a disabled account is treated as unknown: nothing is sent.
+func TestDisabledUserGetsNothing(t *testing.T) {
+	e := sqliteEnv(t)
+	email := uniqueEmail("disabled")
+	uid := e.CreateUser(t, e.token, map[string]any{"email": email})
+	if r := e.Do(t, http.MethodPut, "/cis/v1/users/"+uid, e.token, map[string]any{"status": "Disabled"}); r.Status != 200 {
+		t.Fatalf("disable: %d %s", r.Status, r.Body)
+	}
+	b := e.browser(t)
+	b.act(b.authorize(e.request(e.ClientID)), "send_email_otp", "email", email)
+	if len(e.Outbox(t, email)) != 0 {
+		t.Fatalf("a disabled user was sent a code")
+	}
+}
+
+// TestAdminAPIPublicClient: the admin API creates a public client (no secret) that signs in with
+// PKCE, and refuses to rotate a secret it does not have.
+func TestAdminAPIPublicClient(t *testing.T) {
+	e := sqliteEnv(t)
+	admin := e.AdminToken(t)
+	r := e.Do(t, http.MethodPost, "/cis/v1/applications/"+e.App.ID+"/clients", admin, map[string]any{"name": "spa", "public": true})
+	c := r.JSON()
+	if sec, _ := c["client_secret"].(string); r.Status != 201 || sec != "" || c["public"] != true || c["client_type"] != "native" {
+		t.Fatalf("create public client: %d %s", r.Status, r.Body)
+	}
+	id, _ := c["client_id"].(string)
+	if rr := e.Do(t, http.MethodPost, "/cis/v1/applications/"+e.App.ID+"/clients/"+id+"/secret", admin, map[string]any{}); rr.Status != 400 {
+		t.Fatalf("rotate a public client's secret: %d %s", rr.Status, rr.Body)
+	}
+	email := uniqueEmail("spa")
+	e.CreateUser(t, e.token, map[string]any{"email": email})
+	q := e.request(id)
+	back := e.signInByEmailCode(t, e.browser(t), q, email)
+	if rr := e.exchange(t, id, "", back.Get("code"), q.verifier); rr.Status != 200 {
+		t.Fatalf("public exchange: %d %s", rr.Status, rr.Body)
+	}
 }

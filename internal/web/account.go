@@ -386,5 +386,9 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request) {
 	locks := d.locks
 	h.sessions.delete(id)
 	h.sessions.update(h.newSession(w), func(d *demoSession) { d.locks, d.flash = locks, "You are signed out." })
+	if d.user.tokens.viaOIDC {
+		seeOther(w, r, h.endSessionURL(d.user.tokens.IDToken))
+		return
+	}
 	seeOther(w, r, "/demo")
 }

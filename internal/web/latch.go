@@ -39,6 +39,9 @@ type userTokens struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	SessionID    string `json:"session_id"`
+	// viaOIDC marks tokens of a sign-in through Latch's pages: signing out then also ends
+	// Latch's browser session (RP-initiated logout).
+	viaOIDC bool
 }
 
 // latchError is an error answer from Latch: its status, error_code, message and Retry-After.
@@ -268,8 +271,16 @@ func sentence(s string) string {
 // exchange trades a hosted-flow code for user tokens at POST /oidc/token, authenticating the
 // client with its secret (the browser never sees it).
 func (c *latchClient) exchange(ctx context.Context, code, redirectURI string) (userTokens, error) {
+	return c.exchangePKCE(ctx, code, redirectURI, "")
+}
+
+// exchangePKCE is exchange with the PKCE code_verifier of the authorization request ("" none).
+func (c *latchClient) exchangePKCE(ctx context.Context, code, redirectURI, verifier string) (userTokens, error) {
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI},
 		"client_id": {c.clientID}, "client_secret": {c.clientSecret}}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/oidc/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return userTokens{}, &unreachable{err}

@@ -100,6 +100,7 @@ func (h *handler) routes() http.Handler {
 	mux.HandleFunc("POST /demo/link", h.csrf(h.startLink))
 	mux.HandleFunc("GET /demo/link", h.linkSent)
 	mux.HandleFunc("GET /demo/callback", h.linkCallback)
+	mux.HandleFunc("GET /demo/signin", h.signInOIDC)
 	mux.HandleFunc("POST /demo/totp/signin", h.csrf(h.totpSignIn))
 	mux.HandleFunc("GET /demo/account", h.account)
 	mux.HandleFunc("POST /demo/totp", h.csrf(h.totpEnrol))

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
 		{"access_token_revocation", testAccessTokenRevocation},
 		{"refresh_token_info_and_end", testRefreshTokenInfoAndEnd},
+		{"sso_sessions_and_grants", testSSO},
 		{"prune_expired", testPrune},
 		{"prune_backlog_in_chunks", testPruneBacklog},
 	}
