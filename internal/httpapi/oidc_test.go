@@ -436,6 +436,25 @@ func TestIntrospection(t *testing.T) {
 			assertJSONBody(t, r, mustJSON(t, map[string]any{"active": true, "scope": "openid", "client_id": ts.ClientID, "sub": ts.ClientID,
 				"exp": c["exp"], "iat": c["iat"], "iss": ts.URL, "aud": "userid-api", "token_type": "Bearer", "jti": c["jti"], "tid": c["tid"]}))
 		})
+		t.Run("resource_audience", func(t *testing.T) {
+			// A token minted for one of the app's resources (its audience) is what a resource
+			// server introspects: active, with that audience, and revocable.
+			res := []string{"https://api.example.com"}
+			if _, err := ts.Apps.UpdateApp(context.Background(), ts.App.ID, app.Update{Resources: &res}); err != nil {
+				t.Fatal(err)
+			}
+			r := ts.Form(t, "/oidc/token", url.Values{"grant_type": {"client_credentials"}, "resource": {res[0]}}, ts.ClientID, ts.ClientSecret)
+			tok := r.String("access_token")
+			if tok == "" {
+				t.Fatalf("resource token: %d %s", r.Status, r.Body)
+			}
+			o := introspect(t, ts.Stack, ts.ClientID, ts.ClientSecret, tok).Object(t)
+			if o["active"] != true || o["aud"] != res[0] {
+				t.Fatalf("resource token introspection: %v", o)
+			}
+			revoke(t, ts.Stack, ts.ClientID, ts.ClientSecret, tok)
+			assertInactive(t, introspect(t, ts.Stack, ts.ClientID, ts.ClientSecret, tok))
+		})
 		t.Run("refresh_token", func(t *testing.T) {
 			r := introspect(t, ts.Stack, ts.ClientID, ts.ClientSecret, rt, "token_type_hint", "refresh_token")
 			o := r.Object(t)

@@ -112,7 +112,8 @@ func (s *Service) HasSecondFactor(ctx context.Context, sessionID string) (bool, 
 	return false, nil
 }
 
-// SessionActive reports whether a session is live; the bearer middleware asks it for user tokens.
+// SessionActive reports whether a session is live (the bearer middleware asks AccessTokenLive,
+// which also checks the token's jti).
 func (s *Service) SessionActive(ctx context.Context, sessionID string) (bool, error) {
 	return s.store.SessionLive(ctx, sessionID, s.clock.Now())
 }
