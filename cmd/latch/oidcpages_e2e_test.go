@@ -235,11 +235,13 @@ func outboxLink(t *testing.T, s *latchtest.Stack, to string) string {
 	if len(msgs) == 0 {
 		t.Fatalf("no message to %s", to)
 	}
-	for _, w := range strings.Fields(msgs[0].Text) {
-		if u, err := url.Parse(w); err == nil && strings.HasPrefix(w, s.URL) && u.RawQuery != "" {
-			return w
+	for _, m := range msgs { // newest first; only the link email has a link
+		for _, w := range strings.Fields(m.Text) {
+			if u, err := url.Parse(w); err == nil && strings.HasPrefix(w, s.URL) && u.RawQuery != "" {
+				return w
+			}
 		}
 	}
-	t.Fatalf("no link in %q", msgs[0].Text)
+	t.Fatalf("no link in the messages to %s", to)
 	return ""
 }
