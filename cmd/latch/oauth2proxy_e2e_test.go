@@ -198,7 +198,7 @@ func TestOAuth2ProxySignIn(t *testing.T) {
 	defer upstream.Close()
 
 	proxyAddr := freeAddr(t)
-	vars := map[string]string{"PROXY_ADDR": proxyAddr, "PROXY": "http://" + proxyAddr, "LATCH": latch,
+	vars := map[string]string{"PROXY_ADDR": proxyAddr, "PROXY": "http://" + proxyAddr, "LATCH": latch, "LATCH_HOST": strings.TrimPrefix(latch, "http://"),
 		"UPSTREAM": upstream.URL + "/", "COOKIE_SECRET": "0123456789abcdef0123456789abcdef"}
 
 	// The application, as README registers it (against the running server's data directory).
@@ -285,6 +285,28 @@ func TestOAuth2ProxySignIn(t *testing.T) {
 	}
 	if got, _ := chromedp.Run(tab, chromedp.Text(chromedp.CSS("#email"))); got != email {
 		t.Errorf("upstream saw X-Forwarded-Email %q, want %q", got, email)
+	}
+
+	// Sign out of both with README's URL: oauth2-proxy's sign-out, then Latch's logout.
+	readmeOut := readmeBlock(t, "Sign in to oauth2-proxy with Latch", "$PROXY/oauth2/sign_out")[0]
+	signOut := strings.Replace(shellWords(t, readmeOut, vars)[0], url.QueryEscape("http://127.0.0.1:8080"), url.QueryEscape(latch), 1)
+	if !strings.Contains(signOut, url.QueryEscape(latch+"/")) {
+		t.Fatalf("README's sign-out URL %q does not name Latch's default address", readmeOut)
+	}
+	if err := chromedp.Do(tab, chromedp.Navigate(signOut)); err != nil {
+		t.Fatalf("sign out: %v", err)
+	}
+	if h, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("h1"))); err != nil || !strings.Contains(h, "signed out") {
+		loc, _ := chromedp.Run(tab, chromedp.Location())
+		t.Fatalf("after signing out the browser is at %s showing %q (%v), want Latch's signed-out page", loc, h, err)
+	}
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+proxyAddr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	step, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(pageStepJS, latch+"/")))
+	if err != nil || step != "email" {
+		loc, _ := chromedp.Run(tab, chromedp.Location())
+		t.Errorf("after signing out, oauth2-proxy's page led to %s (%q, %v), want Latch asking for an email address again", loc, step, err)
 	}
 }
 
