@@ -201,7 +201,7 @@ func (b *firstBrowser) press(action string, fields map[string]string) {
   return true;
 })(` + jsString(action) + `, ` + string(raw) + `)`
 	sel := `button[name="action"][value="` + action + `"]`
-	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(` + jsString(sel) + `).length`)); err != nil || n != 1 {
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`)); err != nil || n != 1 {
 		b.t.Fatalf("at %s there is no %q button (%v); the page shows:\n%s", b.location(), action, err, b.text("main"))
 	}
 	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Evaluate[bool](js))); err != nil {
