@@ -206,7 +206,7 @@ func (p *Provider) send(w http.ResponseWriter, r *http.Request, a app.App, f flo
 				field = "phone"
 			}
 			next.Step = stepStart
-			p.render(w, r, a, next, http.StatusTooManyRequests, pageData{Errors: map[string]string{field: fmt.Sprintf("Too many codes were sent. Try again in %s.", seconds(wait))}})
+			p.render(w, r, a, next, http.StatusTooManyRequests, pageData{Errors: map[string]string{field: fmt.Sprintf("Too many attempts. Try again in %s.", seconds(wait))}})
 			return
 		}
 		p.fail(w, r, err)
@@ -227,7 +227,7 @@ func (p *Provider) resend(w http.ResponseWriter, r *http.Request, a app.App, f f
 	}
 	if wait, err := p.deliver(r.Context(), a, &f); err != nil {
 		if wait > 0 {
-			p.render(w, r, a, f, http.StatusTooManyRequests, pageData{Notice: fmt.Sprintf("Too many codes were sent. Try again in %s.", seconds(wait))})
+			p.render(w, r, a, f, http.StatusTooManyRequests, pageData{Notice: fmt.Sprintf("Too many attempts. Try again in %s.", seconds(wait))})
 			return
 		}
 		p.fail(w, r, err)

@@ -256,6 +256,9 @@ func TestAuthorizationErrors(t *testing.T) {
 		{"request object", []string{"request", "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"},
 		{"request_uri", []string{"request_uri", "https://rp.example/r"}, "request_uri_not_supported"},
 		{"bad id_token_hint", []string{"id_token_hint", "not.a.jwt"}, "invalid_request"},
+		{"registration", []string{"registration", `{"logo_uri":"https://rp.example/logo.png"}`}, "registration_not_supported"},
+		{"select_account", []string{"prompt", "select_account"}, "account_selection_required"},
+		{"long nonce", []string{"nonce", strings.Repeat("n", 513)}, "invalid_request"},
 		{"prompt none", []string{"prompt", "none"}, "login_required"},
 	} {
 		q := e.request(e.ClientID, tc.extra...)
