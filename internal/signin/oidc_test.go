@@ -2,8 +2,10 @@ package signin_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -220,8 +222,31 @@ func TestLogout(t *testing.T) {
 			t.Fatalf("after logout: %v", back)
 		}
 		// Without a redirect: the signed-out page.
-		if p := b.get("/cis/oidc/session/end?client_id=" + e.ClientID); p.Status != 200 || !strings.Contains(p.Body, "signed out") {
+		if p := b.get("/cis/oidc/session/end?id_token_hint=" + r.String("id_token")); p.Status != 200 || !strings.Contains(p.Body, "signed out") {
 			t.Fatalf("signed out page: %d %s", p.Status, p.Body)
+		}
+
+		// Without an id_token_hint the person confirms (a form bound to the browser); a forged
+		// confirmation or a GET alone ends nothing.
+		back = e.signInByEmailCode(t, b, e.request(e.ClientID), email)
+		ask := b.get("/cis/oidc/session/end?" + url.Values{"client_id": {e.ClientID}, "post_logout_redirect_uri": {e.redirect}, "state": {"s2"}}.Encode())
+		if ask.Status != 200 || !strings.Contains(ask.Body, "Sign out?") {
+			t.Fatalf("confirmation page: %d %s", ask.Status, ask.Body)
+		}
+		if forged := b.post("/cis/oidc/session/end", url.Values{"client_id": {e.ClientID}, "confirm": {"forged"}}); !strings.Contains(forged.Body, "Sign out?") {
+			t.Fatalf("forged confirmation: %d %s", forged.Status, forged.Body)
+		}
+		if cb := e.callback(t, b.authorize(e.request(e.ClientID, "prompt", "none"))); cb.Get("code") == "" {
+			t.Fatalf("signed out by an unconfirmed request: %v", cb)
+		}
+		confirm := regexp.MustCompile(`name="confirm" value="([^"]+)"`).FindStringSubmatch(ask.Body)
+		done := b.post("/cis/oidc/session/end", url.Values{"client_id": {e.ClientID}, "confirm": {html.UnescapeString(confirm[1])},
+			"post_logout_redirect_uri": {e.redirect}, "state": {"s2"}})
+		if done.Status != 302 || done.Location != e.redirect+"?state=s2" {
+			t.Fatalf("confirmed logout: %d %q", done.Status, done.Location)
+		}
+		if cb := e.callback(t, b.authorize(e.request(e.ClientID, "prompt", "none"))); cb.Get("error") != "login_required" {
+			t.Fatalf("after confirmed logout: %v", cb)
 		}
 	})
 }
