@@ -66,6 +66,7 @@ type pageData struct {
 	Params   map[string]string // form_post: the fields
 	Cancel   bool
 	Confirm  string // the sign-out confirmation's token
+	Signup   bool   // a new address signs up
 }
 
 // luminance is the WCAG relative luminance of a #rrggbb colour.
@@ -170,6 +171,7 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, a app.App, f f
 	d.Link = a.Settings.SignsInWith(app.SignInMagicLink)
 	d.SMS = a.Settings.SignsInWith(app.SignInSMS)
 	d.Email, d.Phone = f.Email, f.Phone
+	d.Signup = a.AllowSignup && f.Req.Signup
 	d.Digits = a.Settings.OTPLength
 	if f.Method == app.SignInSMS {
 		d.Sent = f.Phone
