@@ -302,6 +302,12 @@ func TestAuthorizationErrors(t *testing.T) {
 	if p := b.post("/cis/oidc/auth", q.Values); p.Status != 200 || !strings.Contains(p.Body, "Sign in to") {
 		t.Fatalf("POST: %d %s", p.Status, p.Location)
 	}
+	if p := b.get("/oidc/auth?" + q.Encode()); p.Status != 200 || !strings.Contains(p.Body, "Sign in to") {
+		t.Fatalf("GET /oidc/auth: %d %s", p.Status, p.Location)
+	}
+	if p := b.post("/oidc/auth", q.Values); p.Status != 200 {
+		t.Fatalf("POST /oidc/auth: %d %s", p.Status, p.Location)
+	}
 	// A forged or foreign flow is refused.
 	p := b.authorize(e.request(e.ClientID))
 	other := e.browser(t)
