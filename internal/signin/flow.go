@@ -206,7 +206,7 @@ func (p *Provider) send(w http.ResponseWriter, r *http.Request, a app.App, f flo
 				field = "phone"
 			}
 			next.Step = stepStart
-			p.render(w, r, a, next, http.StatusTooManyRequests, pageData{Errors: map[string]string{field: fmt.Sprintf("Too many codes were sent. Try again in %s.", seconds(wait))}})
+			p.render(w, r, a, next, http.StatusTooManyRequests, pageData{Errors: map[string]string{field: fmt.Sprintf("Too many attempts. Try again in %s.", seconds(wait))}})
 			return
 		}
 		p.fail(w, r, err)
@@ -227,7 +227,7 @@ func (p *Provider) resend(w http.ResponseWriter, r *http.Request, a app.App, f f
 	}
 	if wait, err := p.deliver(r.Context(), a, &f); err != nil {
 		if wait > 0 {
-			p.render(w, r, a, f, http.StatusTooManyRequests, pageData{Notice: fmt.Sprintf("Too many codes were sent. Try again in %s.", seconds(wait))})
+			p.render(w, r, a, f, http.StatusTooManyRequests, pageData{Notice: fmt.Sprintf("Too many attempts. Try again in %s.", seconds(wait))})
 			return
 		}
 		p.fail(w, r, err)
@@ -375,19 +375,19 @@ func (p *Provider) codeError(w http.ResponseWriter, r *http.Request, a app.App, 
 		p.fail(w, r, err)
 		return
 	}
-	msg := "That code is not right. Check the newest message and try again."
+	field, msg, locked := "code", "That code is not right. Check the newest message and try again.", "then ask for a new code"
+	switch f.Step {
+	case stepTOTP:
+		field, msg, locked = "totp", "That code is not right. Enter the code your authenticator app shows now.", "then try again"
+	case stepRecovery:
+		field, msg, locked = "recovery_code", "That recovery code is not right, or it was used already.", "then try again"
+	}
 	status := http.StatusBadRequest
 	switch {
 	case errors.Is(err, store.ErrLocked) || (ae != nil && ae.Code == "auth_locked") || (ae != nil && ae.Status == http.StatusForbidden && ae.Code != "user_not_active"):
-		msg, status = fmt.Sprintf("Too many wrong codes. Wait %d minutes, then ask for a new code.", a.Settings.LockoutMinutes), http.StatusTooManyRequests
+		msg, status = fmt.Sprintf("Too many wrong codes. Wait %d minutes, %s.", a.Settings.LockoutMinutes, locked), http.StatusTooManyRequests
 	case ae != nil && ae.Code == "auth_otp_passcode_expired":
 		msg = "This code has expired. Ask for a new one."
-	}
-	field := "code"
-	if f.Step == stepTOTP {
-		field = "totp"
-	} else if f.Step == stepRecovery {
-		field = "recovery_code"
 	}
 	p.render(w, r, a, f, status, pageData{Errors: map[string]string{field: msg}})
 }

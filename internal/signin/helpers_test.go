@@ -30,7 +30,7 @@ type env struct {
 	token    string // client token of the default client (users API)
 }
 
-func newEnv(t *testing.T, dsn string) *env {
+func newEnv(t testing.TB, dsn string) *env {
 	t.Helper()
 	s := latchtest.Start(t, dsn, latchtest.Options{})
 	return &env{Stack: s, redirect: s.App.RedirectURIs[0], token: s.ClientToken(t)}
@@ -55,12 +55,12 @@ func uniquePhone() string { return fmt.Sprintf("+1555%07d", 1000000+seq.Add(1)) 
 
 // browser is a cookie-keeping HTTP client that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	e    *env
 	http *http.Client
 }
 
-func (e *env) browser(t *testing.T) *browser {
+func (e *env) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, e: e, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -105,7 +105,7 @@ func (b *browser) post(path string, form url.Values) page {
 var flowField = regexp.MustCompile(`name="flow" value="([^"]+)"`)
 
 // flow is the sealed flow of a page's forms.
-func (p page) flow(t *testing.T) string {
+func (p page) flow(t testing.TB) string {
 	t.Helper()
 	m := flowField.FindStringSubmatch(p.Body)
 	if m == nil {
@@ -158,7 +158,7 @@ func (b *browser) authorize(q authRequest) page {
 var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
 
 // codeSentTo reads the newest code sent to `to` from the dev outbox.
-func (e *env) codeSentTo(t *testing.T, to string) string {
+func (e *env) codeSentTo(t testing.TB, to string) string {
 	t.Helper()
 	msgs := e.Outbox(t, to)
 	if len(msgs) == 0 {
@@ -173,7 +173,7 @@ func (e *env) codeSentTo(t *testing.T, to string) string {
 
 var linkRE = regexp.MustCompile(`https?://[^\s"<>]+/cis/oidc/login/link\?code=[A-Za-z0-9_%\-]+`)
 
-func (e *env) linkSentTo(t *testing.T, to string) string {
+func (e *env) linkSentTo(t testing.TB, to string) string {
 	t.Helper()
 	msgs := e.Outbox(t, to)
 	if len(msgs) == 0 {
@@ -187,7 +187,7 @@ func (e *env) linkSentTo(t *testing.T, to string) string {
 }
 
 // callback checks that p sends the browser to the redirect URI and returns its query.
-func (e *env) callback(t *testing.T, p page) url.Values {
+func (e *env) callback(t testing.TB, p page) url.Values {
 	t.Helper()
 	if p.Status != http.StatusFound || !strings.HasPrefix(p.Location, e.redirect) {
 		t.Fatalf("want a redirect to %s, got %d %q: %s", e.redirect, p.Status, p.Location, p.Body)
@@ -198,7 +198,7 @@ func (e *env) callback(t *testing.T, p page) url.Values {
 
 // exchange trades a code at the token endpoint with the client's credentials (Basic) or, for a
 // public client (secret ""), its client_id.
-func (e *env) exchange(t *testing.T, clientID, clientSecret, code, verifier string) latchtest.Response {
+func (e *env) exchange(t testing.TB, clientID, clientSecret, code, verifier string) latchtest.Response {
 	t.Helper()
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.redirect}}
 	if verifier != "" {
@@ -212,7 +212,7 @@ func (e *env) exchange(t *testing.T, clientID, clientSecret, code, verifier stri
 }
 
 // signInByEmailCode runs a whole sign-in with an emailed code and returns the callback query.
-func (e *env) signInByEmailCode(t *testing.T, b *browser, q authRequest, email string) url.Values {
+func (e *env) signInByEmailCode(t testing.TB, b *browser, q authRequest, email string) url.Values {
 	t.Helper()
 	p := b.authorize(q)
 	if p.Status != 200 {
@@ -226,7 +226,7 @@ func (e *env) signInByEmailCode(t *testing.T, b *browser, q authRequest, email s
 }
 
 // newClient adds a confidential client to the default app.
-func (e *env) newClient(t *testing.T) app.Credentials {
+func (e *env) newClient(t testing.TB) app.Credentials {
 	t.Helper()
 	c, err := e.Apps.CreateClient(context.Background(), e.App.ID, false)
 	if err != nil {
@@ -236,7 +236,7 @@ func (e *env) newClient(t *testing.T) app.Credentials {
 }
 
 // updateApp changes the default app: settings (by their JSON names) and sign-up.
-func (e *env) updateApp(t *testing.T, settings map[string]any, signup *bool) {
+func (e *env) updateApp(t testing.TB, settings map[string]any, signup *bool) {
 	t.Helper()
 	u := app.Update{AllowSignup: signup}
 	if settings != nil {

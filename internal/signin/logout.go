@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,7 +27,8 @@ func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
 	now := p.Clock.Now()
 	clientID := v.Get("client_id")
 	var hintSession, hintUser string
-	if hint := v.Get("id_token_hint"); hint != "" {
+	hint := v.Get("id_token_hint")
+	if hint != "" {
 		claims, err := p.Signer.VerifyHint(hint)
 		if err != nil {
 			p.problem(w, r, http.StatusBadRequest, "This sign-out request cannot be used", "The app sent an ID token (id_token_hint) that this server did not issue.")
@@ -53,6 +55,20 @@ func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
 	if post != "" && (!known || !a.AllowsRedirect(post)) {
 		p.problem(w, r, http.StatusBadRequest, "This sign-out request cannot be used",
 			"The address the app asked to return to after signing out (post_logout_redirect_uri) is not registered for it, or the app is not named (client_id or id_token_hint). You were not signed out; go back to the app.")
+		return
+	}
+	// Without an ID token to show the app asked for it, a sign-out is confirmed by the person (a
+	// button on Latch's page, bound to this browser), so another site cannot sign them out.
+	if hint == "" && !p.logoutConfirmed(r, v) {
+		d := pageData{Page: "signin-logout", Title: "Sign out", AppName: "Latch", Action: EndPath, Confirm: p.logoutToken(w, r),
+			Params: map[string]string{"client_id": clientID, "post_logout_redirect_uri": post, "state": v.Get("state")}}
+		if known {
+			brand(a, &d)
+		} else {
+			brand(app.App{}, &d)
+			d.AppName = "Latch"
+		}
+		p.write(w, r, "logout", http.StatusOK, d, "")
 		return
 	}
 	if c, err := r.Cookie(ssoCookie); err == nil && c.Value != "" && len(c.Value) <= 64 {
@@ -98,4 +114,15 @@ func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
 	brand(a, &d) // the zero app when unknown: Latch's default colours
 	d.AppName = name
 	p.write(w, r, "message", http.StatusOK, d, "")
+}
+
+// logoutToken is the value the sign-out confirmation form carries: a keyed hash of this browser's
+// cookie, which another site cannot know.
+func (p *Provider) logoutToken(w http.ResponseWriter, r *http.Request) string {
+	return p.Box.Hash("signin-logout", p.browser(w, r))
+}
+
+func (p *Provider) logoutConfirmed(r *http.Request, v url.Values) bool {
+	b := p.browserHash(r)
+	return r.Method == http.MethodPost && b != "" && subtle.ConstantTimeCompare([]byte(v.Get("confirm")), []byte(p.Box.Hash("signin-logout", b))) == 1
 }

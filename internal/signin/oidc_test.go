@@ -2,8 +2,10 @@ package signin_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -220,8 +222,31 @@ func TestLogout(t *testing.T) {
 			t.Fatalf("after logout: %v", back)
 		}
 		// Without a redirect: the signed-out page.
-		if p := b.get("/cis/oidc/session/end?client_id=" + e.ClientID); p.Status != 200 || !strings.Contains(p.Body, "signed out") {
+		if p := b.get("/cis/oidc/session/end?id_token_hint=" + r.String("id_token")); p.Status != 200 || !strings.Contains(p.Body, "signed out") {
 			t.Fatalf("signed out page: %d %s", p.Status, p.Body)
+		}
+
+		// Without an id_token_hint the person confirms (a form bound to the browser); a forged
+		// confirmation or a GET alone ends nothing.
+		back = e.signInByEmailCode(t, b, e.request(e.ClientID), email)
+		ask := b.get("/cis/oidc/session/end?" + url.Values{"client_id": {e.ClientID}, "post_logout_redirect_uri": {e.redirect}, "state": {"s2"}}.Encode())
+		if ask.Status != 200 || !strings.Contains(ask.Body, "Sign out?") {
+			t.Fatalf("confirmation page: %d %s", ask.Status, ask.Body)
+		}
+		if forged := b.post("/cis/oidc/session/end", url.Values{"client_id": {e.ClientID}, "confirm": {"forged"}}); !strings.Contains(forged.Body, "Sign out?") {
+			t.Fatalf("forged confirmation: %d %s", forged.Status, forged.Body)
+		}
+		if cb := e.callback(t, b.authorize(e.request(e.ClientID, "prompt", "none"))); cb.Get("code") == "" {
+			t.Fatalf("signed out by an unconfirmed request: %v", cb)
+		}
+		confirm := regexp.MustCompile(`name="confirm" value="([^"]+)"`).FindStringSubmatch(ask.Body)
+		done := b.post("/cis/oidc/session/end", url.Values{"client_id": {e.ClientID}, "confirm": {html.UnescapeString(confirm[1])},
+			"post_logout_redirect_uri": {e.redirect}, "state": {"s2"}})
+		if done.Status != 302 || done.Location != e.redirect+"?state=s2" {
+			t.Fatalf("confirmed logout: %d %q", done.Status, done.Location)
+		}
+		if cb := e.callback(t, b.authorize(e.request(e.ClientID, "prompt", "none"))); cb.Get("error") != "login_required" {
+			t.Fatalf("after confirmed logout: %v", cb)
 		}
 	})
 }
@@ -256,6 +281,9 @@ func TestAuthorizationErrors(t *testing.T) {
 		{"request object", []string{"request", "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"},
 		{"request_uri", []string{"request_uri", "https://rp.example/r"}, "request_uri_not_supported"},
 		{"bad id_token_hint", []string{"id_token_hint", "not.a.jwt"}, "invalid_request"},
+		{"registration", []string{"registration", `{"logo_uri":"https://rp.example/logo.png"}`}, "registration_not_supported"},
+		{"select_account", []string{"prompt", "select_account"}, "account_selection_required"},
+		{"long nonce", []string{"nonce", strings.Repeat("n", 513)}, "invalid_request"},
 		{"prompt none", []string{"prompt", "none"}, "login_required"},
 	} {
 		q := e.request(e.ClientID, tc.extra...)
@@ -273,6 +301,12 @@ func TestAuthorizationErrors(t *testing.T) {
 	}
 	if p := b.post("/cis/oidc/auth", q.Values); p.Status != 200 || !strings.Contains(p.Body, "Sign in to") {
 		t.Fatalf("POST: %d %s", p.Status, p.Location)
+	}
+	if p := b.get("/oidc/auth?" + q.Encode()); p.Status != 200 || !strings.Contains(p.Body, "Sign in to") {
+		t.Fatalf("GET /oidc/auth: %d %s", p.Status, p.Location)
+	}
+	if p := b.post("/oidc/auth", q.Values); p.Status != 200 {
+		t.Fatalf("POST /oidc/auth: %d %s", p.Status, p.Location)
 	}
 	// A forged or foreign flow is refused.
 	p := b.authorize(e.request(e.ClientID))

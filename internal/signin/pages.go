@@ -34,7 +34,7 @@ func mustRead(name string) string {
 
 var templates = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{stepStart, stepCode, stepLink, stepTOTP, stepRecovery, "message", "form_post"} {
+	for _, name := range []string{stepStart, stepCode, stepLink, stepTOTP, stepRecovery, "message", "form_post", "logout"} {
 		out[name] = template.Must(template.New(name).ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return out
@@ -65,6 +65,8 @@ type pageData struct {
 	Target   string            // form_post: the redirect URI
 	Params   map[string]string // form_post: the fields
 	Cancel   bool
+	Confirm  string // the sign-out confirmation's token
+	Signup   bool   // a new address signs up
 }
 
 // luminance is the WCAG relative luminance of a #rrggbb colour.
@@ -169,6 +171,7 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, a app.App, f f
 	d.Link = a.Settings.SignsInWith(app.SignInMagicLink)
 	d.SMS = a.Settings.SignsInWith(app.SignInSMS)
 	d.Email, d.Phone = f.Email, f.Phone
+	d.Signup = a.AllowSignup && f.Req.Signup
 	d.Digits = a.Settings.OTPLength
 	if f.Method == app.SignInSMS {
 		d.Sent = f.Phone

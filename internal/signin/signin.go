@@ -273,6 +273,9 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	c, a, err := p.Apps.Lookup(ctx, v.Get("client_id"))
+	if err == nil && c.Admin {
+		err = app.ErrBadClient // a management client signs no user in
+	}
 	if errors.Is(err, app.ErrBadClient) {
 		p.problem(w, r, http.StatusBadRequest, "Unknown application",
 			"The app that sent you here is not registered with this sign-in service (client_id is missing or unknown). Go back to the app and try again, or tell its operator.")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/internal/latchtest"
 )
@@ -332,5 +333,43 @@ func TestAdminAPIPublicClient(t *testing.T) {
 	back := e.signInByEmailCode(t, e.browser(t), q, email)
 	if rr := e.exchange(t, id, "", back.Get("code"), q.verifier); rr.Status != 200 {
 		t.Fatalf("public exchange: %d %s", rr.Status, rr.Body)
+	}
+}
+
+// TestLimitsApply: the login API's send limit and lockout hold on the pages too.
+func TestLimitsApply(t *testing.T) {
+	e := sqliteEnv(t)
+	email := uniqueEmail("limits")
+	e.CreateUser(t, e.token, map[string]any{"email": email})
+	b := e.browser(t)
+	p := b.act(b.authorize(e.request(e.ClientID)), "send_email_otp", "email", email)
+	// Five wrong codes lock the address (otp_max_attempts); the right code then fails too.
+	var w page
+	for range 5 {
+		w = b.act(p, "verify", "code", "000000")
+	}
+	if w.Status != http.StatusTooManyRequests || !strings.Contains(w.Body, "Too many wrong codes") {
+		t.Fatalf("after five wrong codes: %d %s", w.Status, w.Body)
+	}
+	if r := b.act(p, "verify", "code", e.codeSentTo(t, email)); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("right code while locked: %d", r.Status)
+	}
+
+	// Sends: five in 15 minutes (send_limit), whatever the 30 s resend wait allows.
+	other := uniqueEmail("sends")
+	e.CreateUser(t, e.token, map[string]any{"email": other})
+	p = b.act(b.authorize(e.request(e.ClientID)), "send_email_otp", "email", other)
+	for i := 2; i <= 5; i++ {
+		e.Clock.Advance(31 * time.Second)
+		if r := b.act(p, "resend"); r.Status != 200 {
+			t.Fatalf("send %d: %d", i, r.Status)
+		}
+	}
+	e.Clock.Advance(31 * time.Second)
+	if r := b.act(p, "resend"); r.Status != http.StatusTooManyRequests || !strings.Contains(r.Body, "Too many attempts") {
+		t.Fatalf("sixth send: %d %s", r.Status, r.Body)
+	}
+	if n := len(e.Outbox(t, other)); n != 5 {
+		t.Fatalf("%d messages sent, want 5", n)
 	}
 }
