@@ -296,6 +296,12 @@ func TestOAuth2ProxySignIn(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.Navigate(signOut)); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
+	if h, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("h1"))); err != nil || !strings.Contains(h, "Sign out?") {
+		t.Fatalf("oauth2-proxy's sign-out led to %q (%v), want Latch asking to confirm", h, err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("form button")))); err != nil {
+		t.Fatalf("confirm the sign-out: %v", err)
+	}
 	if h, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS("h1"))); err != nil || !strings.Contains(h, "signed out") {
 		loc, _ := chromedp.Run(tab, chromedp.Location())
 		t.Fatalf("after signing out the browser is at %s showing %q (%v), want Latch's signed-out page", loc, h, err)

@@ -24,7 +24,7 @@ import (
 // /cis/oidc/auth) in headless Chromium, on a node whose clock the test moves: the sign-in page
 // with its methods, a refused address told at its field, code entry, a wrong code, the wait
 // before a new code, the second factor, the recovery-code step, a sign-in link sent and the
-// same link opened in another browser, the signed-out page and the error page of a bad
+// same link opened in another browser, the sign-out confirmation, the signed-out page and the error page of a bad
 // redirect_uri. Every page is checked at 1280 and 390 px (no sideways scrolling);
 // LATCH_SCREENSHOTS=DIR saves each as DIR/oidc-NAME-WIDTH.png (docs/screenshots is made so:
 // `LATCH_SCREENSHOTS=$PWD/docs/screenshots go test -run TestScreenshots ./cmd/latch/`).
@@ -153,6 +153,9 @@ func TestScreenshotsOIDCPages(t *testing.T) {
 		ob.look("oidc-link-elsewhere")
 	}) && step("signed_out", func(b *firstBrowser) {
 		b.navigate(stack.URL + "/cis/oidc/session/end")
+		b.heading("Sign out?") // no id_token_hint: the person confirms
+		b.look("oidc-signout-confirm")
+		b.submitOnly()
 		b.heading("You are signed out")
 		b.look("oidc-signed-out")
 	}) && step("error_page", func(b *firstBrowser) {
@@ -206,6 +209,17 @@ func (b *firstBrowser) press(action string, fields map[string]string) {
 	}
 	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Evaluate[bool](js))); err != nil {
 		b.t.Fatalf("press %s at %s: %v; the page shows:\n%s", action, b.location(), err, b.text("main"))
+	}
+}
+
+// submitOnly presses the button of the page's only form.
+func (b *firstBrowser) submitOnly() {
+	b.t.Helper()
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("form button").length`)); err != nil || n != 1 {
+		b.t.Fatalf("at %s: want one form button (%v)", b.location(), err)
+	}
+	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("form button")))); err != nil {
+		b.t.Fatalf("press the button at %s: %v", b.location(), err)
 	}
 }
 

@@ -681,6 +681,21 @@ func (r *rpStack) wantLoggedOut(t *testing.T, a *rpAgent) {
 	wantAuthError(t, a.authorize(f.url(), r.redirect, rpLogin{}), f.state, "login_required", "interaction_required")
 }
 
+// confirmLogout expects Latch's "Sign out?" page (a sign-out without an id_token_hint is
+// confirmed by the person, as RP-Initiated Logout 1.0 §2 advises, so another site cannot sign
+// them out) and presses its button, returning what follows.
+func (r *rpStack) confirmLogout(t *testing.T, a *rpAgent, p *rpPage) *rpPage {
+	t.Helper()
+	end := r.endpoint(t, "end_session_endpoint")
+	for _, f := range p.Forms {
+		if f.Action.String() == end && strings.EqualFold(f.Method, http.MethodPost) && len(f.Buttons) == 1 {
+			return a.submit(f, nil, nil)
+		}
+	}
+	t.Fatalf("end session without id_token_hint: %d, want a page asking to confirm the sign-out; it says %.300s", p.Status, p.Text)
+	return nil
+}
+
 // wantLoggedOutPage checks p is Latch's "signed out" page (HTML, no redirect).
 func wantLoggedOutPage(t *testing.T, p *rpPage) {
 	t.Helper()
@@ -762,7 +777,7 @@ func TestConformance_oidcc_rp_initiated_logout_modified_id_token_hint(t *testing
 func TestConformance_oidcc_rp_initiated_logout_no_params(t *testing.T) {
 	r, a := conformance(t)
 	r.loggedIn(t, a)
-	wantLoggedOutPage(t, r.endSession(t, a, nil))
+	wantLoggedOutPage(t, r.confirmLogout(t, a, r.endSession(t, a, nil)))
 	r.wantLoggedOut(t, a)
 }
 
@@ -776,7 +791,13 @@ func TestConformance_oidcc_rp_initiated_logout_no_post_logout_redirect_uri(t *te
 func TestConformance_oidcc_rp_initiated_logout_only_state(t *testing.T) {
 	r, a := conformance(t)
 	r.loggedIn(t, a)
-	wantLoggedOutPage(t, r.endSession(t, a, url.Values{"state": {"only"}}))
+	p := r.endSession(t, a, url.Values{"state": {"only"}})
+	// Not yet signed out: the confirmation page alone ends nothing.
+	f := r.newFlow(r.conf(), "prompt", "none")
+	if res := a.authorize(f.url(), r.redirect, rpLogin{}); res.Params.Get("code") == "" {
+		t.Errorf("the confirmation page signed the browser out already: %v", res.Params)
+	}
+	wantLoggedOutPage(t, r.confirmLogout(t, a, p))
 	r.wantLoggedOut(t, a)
 }
 
