@@ -487,6 +487,32 @@ func TestConformance_oidcc_ensure_registered_redirect_uri(t *testing.T) {
 	wantNoRedirectTo(t, a.get(r.authURL(t, v)), r.redirect+"/x")
 }
 
+func TestConformance_oidcc_ensure_redirect_uri_in_authorization_request(t *testing.T) {
+	r, a := conformance(t)
+	v := r.authParams("st-no-redirect")
+	v.Del("redirect_uri")
+	v.Set("nonce", "n")
+	v.Set("code_challenge", oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier()))
+	v.Set("code_challenge_method", "S256")
+	p := a.get(r.authURL(t, v))
+	if p.redirect() {
+		t.Errorf("no redirect_uri: redirected to %s, want an error page (OIDC requires redirect_uri)", p.Header.Get("Location"))
+	} else if p.Status < 400 || p.Status >= 500 || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("no redirect_uri: %d %s, want an HTML error page", p.Status, p.Header.Get("Content-Type"))
+	}
+}
+
+func TestConformance_oidcc_ensure_other_scope_order_succeeds(t *testing.T) {
+	r, a := conformance(t)
+	who := r.who()
+	conf := r.conf()
+	conf.Scopes = []string{"email", oidc.ScopeOpenID}
+	l := r.signIn(t, a, r.newFlow(conf), who)
+	if ui := r.userInfo(t, l.token); ui["email"] != who.Email {
+		t.Errorf("scope \"email openid\": UserInfo %v, want the email", ui)
+	}
+}
+
 func TestConformance_oidcc_ensure_post_request_succeeds(t *testing.T) {
 	r, a := conformance(t)
 	f := r.newFlow(r.conf())
