@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -390,4 +391,105 @@ func TestGoOIDCPublicClient(t *testing.T) {
 	if _, err := conf.Exchange(r.ctx, res.Params.Get("code")); err == nil {
 		t.Error("a public client exchanged a code without its code_verifier")
 	}
+}
+
+// TestGrafanaRecipe plays Grafana's part with README's grafana.ini as written (its generic OAuth
+// login is x/oauth2 with these settings): the application registered as README registers it, the
+// authorization code flow with PKCE against auth_url and token_url, the user read from api_url by
+// email_attribute_path, a refresh token (offline_access, use_refresh_token), and the sign-out
+// through signout_redirect_url back to Grafana's login page.
+func TestGrafanaRecipe(t *testing.T) {
+	r := startRP(t, storetest.Engines()[0].DSN(t))
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	i := strings.Index(text, "\n## Sign in to Grafana with Latch\n")
+	if i < 0 {
+		t.Fatal("README.md has no section \"Sign in to Grafana with Latch\"")
+	}
+	text = text[i+1:]
+	text = text[:strings.Index(text[3:], "\n## ")+3]
+	var block []string // the indented lines, continuations joined
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "    ") {
+			continue
+		}
+		l = strings.TrimSpace(l)
+		if n := len(block); n > 0 && strings.HasSuffix(block[n-1], "\\") {
+			block[n-1] = strings.TrimSuffix(block[n-1], "\\") + " " + l
+		} else {
+			block = append(block, l)
+		}
+	}
+	var uris []string
+	ini := map[string]string{}
+	section := ""
+	for _, l := range block {
+		switch {
+		case strings.HasPrefix(l, "./latch app create"):
+			f := strings.Fields(l)
+			for k := range f {
+				if f[k] == "--redirect-uri" && k+1 < len(f) {
+					uris = append(uris, f[k+1])
+				}
+			}
+		case strings.HasPrefix(l, "["):
+			section = strings.Trim(l, "[]")
+		case strings.HasPrefix(l, "#"):
+		default:
+			if k, v, ok := strings.Cut(l, "="); ok && section != "" {
+				ini[section+"."+strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	creds, err := r.Apps.CreateApp(context.Background(), app.NewApp{Name: "Grafana", RedirectURIs: uris, AllowSignup: true})
+	if err != nil {
+		t.Fatalf("README's app create: %v", err)
+	}
+	set := strings.NewReplacer("https://latch.example.com", r.URL, "CLIENT_ID", creds.ClientID, "CLIENT_SECRET", creds.ClientSecret)
+	for k, v := range ini {
+		ini[k] = set.Replace(v)
+	}
+	g := func(key string) string {
+		v, ok := ini["auth.generic_oauth."+key]
+		if !ok {
+			t.Fatalf("README's grafana.ini has no %s", key)
+		}
+		return v
+	}
+	if g("use_pkce") != "true" || g("use_refresh_token") != "true" {
+		t.Fatal("README's grafana.ini: use_pkce and use_refresh_token are what this test plays")
+	}
+	conf := &oauth2.Config{ClientID: g("client_id"), ClientSecret: g("client_secret"), Scopes: strings.Fields(g("scopes")),
+		Endpoint:    oauth2.Endpoint{AuthURL: g("auth_url"), TokenURL: g("token_url")},
+		RedirectURL: ini["server.root_url"] + "login/generic_oauth"}
+	who := r.who()
+	a := newRPAgent(t, r.Stack)
+	f := r.newFlow(conf)
+	f.nonce = "" // Grafana sends none
+	l := r.exchange(t, f, a.authorize(f.url(), conf.RedirectURL, who))
+	if l.token.RefreshToken == "" {
+		t.Error("no refresh token for Grafana's scopes")
+	}
+	req, _ := http.NewRequest(http.MethodGet, g("api_url"), nil)
+	req.Header.Set("Authorization", "Bearer "+l.token.AccessToken)
+	status, user := r.userInfoRaw(t, req)
+	if status != http.StatusOK {
+		t.Fatalf("api_url: %d %v", status, user)
+	}
+	for _, attr := range []string{"email_attribute_path", "login_attribute_path", "name_attribute_path"} {
+		if got := user[g(attr)]; got != who.Email {
+			t.Errorf("%s %q reads %v from api_url, want %s", attr, g(attr), got, who.Email)
+		}
+	}
+	// Grafana's sign-out: Latch confirms, ends the session, and returns to Grafana's login page.
+	p := r.confirmLogout(t, a, a.get(ini["auth.signout_redirect_url"]))
+	post, _ := url.Parse(ini["auth.signout_redirect_url"])
+	if loc := p.Location(); loc == nil || loc.String() != post.Query().Get("post_logout_redirect_uri") {
+		t.Errorf("after the sign-out: %d to %v, want %s", p.Status, loc, post.Query().Get("post_logout_redirect_uri"))
+	}
+	silent := r.newFlow(conf, "prompt", "none")
+	wantAuthError(t, a.authorize(silent.url(), conf.RedirectURL, rpLogin{}), silent.state, "login_required")
 }
