@@ -493,3 +493,28 @@ func TestGrafanaRecipe(t *testing.T) {
 	silent := r.newFlow(conf, "prompt", "none")
 	wantAuthError(t, a.authorize(silent.url(), conf.RedirectURL, rpLogin{}), silent.state, "login_required")
 }
+
+// TestFormPostRelyingParty: response_mode=form_post (the Form Post OP profile), as an RP that
+// takes the code from a POST: the pages end in a form to the redirect URI carrying code and
+// state, never a redirect with them in the URL, and the code exchanges as usual.
+func TestFormPostRelyingParty(t *testing.T) {
+	r := startRP(t, storetest.Engines()[0].DSN(t))
+	a := newRPAgent(t, r.Stack)
+	if !slices.Contains(discList(r.disc, "response_modes_supported"), "form_post") {
+		t.Fatalf("response_modes_supported %v lacks form_post", r.disc["response_modes_supported"])
+	}
+	f := r.newFlow(r.conf("email"), "response_mode", "form_post")
+	res := a.authorize(f.url(), r.redirect, r.who())
+	if !res.FormPost {
+		t.Fatalf("response_mode=form_post answered with a redirect: %v", res.Params)
+	}
+	r.exchange(t, f, res)
+	// An error goes back the same way.
+	silent := r.newFlow(r.conf(), "response_mode", "form_post", "prompt", "none")
+	b := newRPAgent(t, r.Stack)
+	res = b.authorize(silent.url(), r.redirect, rpLogin{})
+	if !res.FormPost {
+		t.Errorf("a form_post error came back by redirect")
+	}
+	wantAuthError(t, res, silent.state, "login_required")
+}
