@@ -72,6 +72,18 @@ func TestMFA(t *testing.T) {
 			t.Fatalf("mfa tokens: %d %v", r.Status, id)
 		}
 
+		// mfa_when_enrolled: a user with TOTP is asked for it; one without is not.
+		e.updateApp(t, map[string]any{"mfa_when_enrolled": true}, nil)
+		b = e.browser(t)
+		p = b.act(b.authorize(e.request(e.ClientID)), "send_email_otp", "email", email)
+		if p = b.act(p, "verify", "code", e.codeSentTo(t, email)); !strings.Contains(p.Body, "Two-step verification") {
+			t.Fatalf("mfa_when_enrolled: %d %s", p.Status, p.Location)
+		}
+		plain := uniqueEmail("plain")
+		e.CreateUser(t, e.token, map[string]any{"email": plain})
+		e.signInByEmailCode(t, e.browser(t), e.request(e.ClientID), plain)
+		e.updateApp(t, map[string]any{"mfa_when_enrolled": false}, nil)
+
 		// The app requires MFA: a recovery code does as the second factor.
 		e.updateApp(t, map[string]any{"require_mfa": true}, nil)
 		b = e.browser(t)
