@@ -76,7 +76,7 @@ func (p *Provider) Exchange(ctx context.Context, c store.Client, a app.App, form
 		return session.Tokens{}, invalid
 	}
 	tok, err := p.Sessions.Complete(ctx, session.Login{App: a, ClientID: c.ClientID, User: u, SessionID: g.SessionID,
-		Nonce: g.Nonce, Scope: g.Scope, NewUser: g.NewUser, IDTokenOnly: !authRequest{Scope: g.Scope}.offline(), Uses: p.Codes.UsesHighEntropy(row)})
+		Nonce: g.Nonce, Scope: g.Scope, NewUser: g.NewUser, Resource: g.Resource, Claims: claimsOf(g.Claims), IDTokenOnly: !authRequest{Scope: g.Scope}.offline(), Uses: p.Codes.UsesHighEntropy(row)})
 	if errors.Is(err, store.ErrUsed) {
 		return session.Tokens{}, invalid
 	}
@@ -88,4 +88,11 @@ func (p *Provider) Exchange(ctx context.Context, c store.Client, a app.App, form
 		return session.Tokens{}, err
 	}
 	return tok, nil
+}
+
+func claimsOf(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }

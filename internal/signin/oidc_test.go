@@ -2,6 +2,7 @@ package signin_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/totp"
 )
@@ -71,6 +73,18 @@ func TestMFA(t *testing.T) {
 		if r.Status != 200 || id["acr"] != "mfa" || !slices.Equal(amrOf(t, r.String("id_token")), []any{"eotp", "totp", "mfa"}) {
 			t.Fatalf("mfa tokens: %d %v", r.Status, id)
 		}
+
+		// mfa_when_enrolled: a user with TOTP is asked for it; one without is not.
+		e.updateApp(t, map[string]any{"mfa_when_enrolled": true}, nil)
+		b = e.browser(t)
+		p = b.act(b.authorize(e.request(e.ClientID)), "send_email_otp", "email", email)
+		if p = b.act(p, "verify", "code", e.codeSentTo(t, email)); !strings.Contains(p.Body, "Two-step verification") {
+			t.Fatalf("mfa_when_enrolled: %d %s", p.Status, p.Location)
+		}
+		plain := uniqueEmail("plain")
+		e.CreateUser(t, e.token, map[string]any{"email": plain})
+		e.signInByEmailCode(t, e.browser(t), e.request(e.ClientID), plain)
+		e.updateApp(t, map[string]any{"mfa_when_enrolled": false}, nil)
 
 		// The app requires MFA: a recovery code does as the second factor.
 		e.updateApp(t, map[string]any{"require_mfa": true}, nil)
@@ -462,5 +476,38 @@ func TestFormPost(t *testing.T) {
 	}
 	if js := b.get("/cis/oidc/static/form_post.js"); js.Status != 200 || !strings.Contains(js.Body, "submit()") {
 		t.Fatalf("script: %d", js.Status)
+	}
+}
+
+// TestResourceAndClaims: Mosaic's resource (the access token's audience, one of the app's) and
+// an OIDC claims request reach the tokens; bad ones go back as errors.
+func TestResourceAndClaims(t *testing.T) {
+	e := sqliteEnv(t)
+	ctx := context.Background()
+	res := []string{"https://api.shop.example"}
+	if _, err := e.Apps.UpdateApp(ctx, e.App.ID, app.Update{Resources: &res}); err != nil {
+		t.Fatal(err)
+	}
+	email := uniqueEmail("resource")
+	e.CreateUser(t, e.token, map[string]any{"email": email, "username": fmt.Sprintf("bea%d", seq.Add(1))})
+	b := e.browser(t)
+	for _, tc := range []struct{ k, v, want string }{
+		{"resource", "https://other.example", "invalid_target"},
+		{"claims", "not json", "invalid_request"},
+		{"claims", `{"nope": {}}`, "invalid_request"},
+	} {
+		q := e.request(e.ClientID, tc.k, tc.v)
+		if back := e.callback(t, b.authorize(q)); back.Get("error") != tc.want {
+			t.Errorf("%s=%s: %v, want %s", tc.k, tc.v, back, tc.want)
+		}
+	}
+	q := e.request(e.ClientID, "resource", res[0], "claims", `{"id_token":{"username":null}}`)
+	back := e.signInByEmailCode(t, b, q, email)
+	r := e.exchange(t, e.ClientID, e.ClientSecret, back.Get("code"), q.verifier)
+	if at := latchtest.Claims(t, r.String("access_token")); at["aud"] != res[0] {
+		t.Fatalf("access token aud: %v", at["aud"])
+	}
+	if id := latchtest.Claims(t, r.String("id_token")); id["username"] == nil {
+		t.Fatalf("claims request ignored: %v", id)
 	}
 }

@@ -107,6 +107,8 @@ type authRequest struct {
 	LoginHint     string `json:"lh,omitempty"`
 	Signup        bool   `json:"su,omitempty"` // createNewUser was not false
 	HintSubject   string `json:"hs,omitempty"` // the sub of a verified id_token_hint
+	Resource      string `json:"rs,omitempty"` // the access token's audience (a resource of the app)
+	Claims        string `json:"cl,omitempty"` // an OIDC claims request (JSON)
 }
 
 func (q authRequest) offline() bool {
@@ -127,7 +129,7 @@ func invalidRequest(desc string) *authError { return &authError{"invalid_request
 var pkceValue = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // parseRequest validates the parameters after the client and redirect URI (checked by the caller).
-func parseRequest(c store.Client, v url.Values) (authRequest, *authError) {
+func parseRequest(c store.Client, a app.App, v url.Values) (authRequest, *authError) {
 	q := authRequest{ClientID: c.ClientID, RedirectURI: v.Get("redirect_uri"), MaxAge: -1}
 	if v.Get("response_mode") == "form_post" {
 		q.FormPost = true
@@ -212,6 +214,14 @@ func parseRequest(c store.Client, v url.Values) (authRequest, *authError) {
 		q.LoginHint = ""
 	}
 	q.Signup = v.Get("createNewUser") != "false"
+	if q.Resource = v.Get("resource"); q.Resource != "" && !a.HasResource(q.Resource) {
+		return q, &authError{"invalid_target", "resource is not a resource of this application"}
+	}
+	if q.Claims = v.Get("claims"); q.Claims != "" {
+		if len(q.Claims) > 4096 || session.ValidateClaims(json.RawMessage(q.Claims)) != nil {
+			return q, invalidRequest(`claims must be a JSON object like {"id_token": {"email": null}}`)
+		}
+	}
 	return q, nil
 }
 
@@ -291,7 +301,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 			"The address the app asked to return to (redirect_uri) is missing or is not one registered for "+a.Name+". Nothing was sent to it. Tell the app's operator.")
 		return
 	}
-	q, aerr := parseRequest(c, v)
+	q, aerr := parseRequest(c, a, v)
 	if aerr != nil {
 		p.respondError(w, r, a, q, aerr)
 		return
@@ -408,6 +418,8 @@ type codeGrant struct {
 	Nonce         string `json:"nonce,omitempty"`
 	CodeChallenge string `json:"code_challenge,omitempty"`
 	NewUser       bool   `json:"new_user,omitempty"`
+	Resource      string `json:"resource,omitempty"`
+	Claims        string `json:"claims,omitempty"`
 }
 
 // finish ends a sign-in whose app session (sessionID) holds every factor it needs: the browser's
@@ -432,7 +444,7 @@ func (p *Provider) finish(w http.ResponseWriter, r *http.Request, a app.App, f f
 		}
 	}
 	payload, _ := json.Marshal(codeGrant{ClientID: f.Req.ClientID, RedirectURI: f.Req.RedirectURI, SessionID: sessionID, UserID: u.ID,
-		Scope: f.Req.Scope, Nonce: f.Req.Nonce, CodeChallenge: f.Req.CodeChallenge, NewUser: f.NewUser})
+		Scope: f.Req.Scope, Nonce: f.Req.Nonce, CodeChallenge: f.Req.CodeChallenge, NewUser: f.NewUser, Resource: f.Req.Resource, Claims: f.Req.Claims})
 	issued, err := p.Codes.Issue(ctx, otp.Issue{App: a, UserID: u.ID, Method: methodCode, Channel: "redirect",
 		Identifier: "code:" + secret.NewID(), TTL: CodeTTL, Payload: payload})
 	if err != nil {

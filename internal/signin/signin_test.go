@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latch-auth/latch/internal/latchtest"
+	"github.com/latch-auth/latch/internal/store/storetest"
 )
 
 // TestEmailCodeSignIn is the whole code flow through the pages: authorize, send an emailed code,
@@ -371,5 +372,28 @@ func TestLimitsApply(t *testing.T) {
 	}
 	if n := len(e.Outbox(t, other)); n != 5 {
 		t.Fatalf("%d messages sent, want 5", n)
+	}
+}
+
+// TestCookiesSecureOffLoopback: with an issuer that is not on this machine Latch's cookies are
+// Secure; on loopback (the tests' 127.0.0.1) they are not, so plain-HTTP development works.
+func TestCookiesSecureOffLoopback(t *testing.T) {
+	s := latchtest.Start(t, storetest.Engines()[0].DSN(t), latchtest.Options{Issuer: "https://login.example.com"})
+	e := &env{Stack: s, redirect: s.App.RedirectURIs[0]}
+	p := e.browser(t).authorize(e.request(e.ClientID))
+	cookies := p.Header.Values("Set-Cookie")
+	if p.Status != 200 || len(cookies) == 0 {
+		t.Fatalf("authorize: %d %v", p.Status, cookies)
+	}
+	for _, c := range cookies {
+		if !strings.Contains(c, "; Secure") {
+			t.Errorf("cookie without Secure: %s", c)
+		}
+	}
+	local := sqliteEnv(t).browser(t)
+	for _, c := range local.authorize(local.e.request(local.e.ClientID)).Header.Values("Set-Cookie") {
+		if strings.Contains(c, "; Secure") {
+			t.Errorf("loopback cookie with Secure: %s", c)
+		}
 	}
 }
