@@ -130,12 +130,15 @@ func jsonRoutes(userID string) []jsonRoute {
 }
 
 // TestJSONRoutesCoverEveryBodyRoute keeps jsonRoutes complete: every POST and PUT of the route
-// table reads a JSON body except the form-encoded token endpoint.
+// table reads a JSON body except the form-encoded OAuth endpoints.
 func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
 	ts := sqliteServer(t)
 	// The token endpoint reads a form; logout reads nothing but its Bearer token.
 	// The not-implemented password and key-upload routes read nothing either.
+	// UserInfo, revocation and introspection read forms too (oidc_test.go checks their input).
 	formRoutes := map[string]bool{"POST /oidc/token": true, "POST /cis/v1/auth/logout": true,
+		"POST /cis/oidc/me": true, "POST /oidc/me": true, "POST /oidc/token/revocation": true, "POST /cis/oidc/token/revocation": true,
+		"POST /oidc/token/introspection": true, "POST /cis/oidc/token/introspection": true,
 		"POST /cis/v1/users/{user_id}/password": true, "PUT /cis/v1/users/{user_id}/password": true,
 		"POST /cis/v1/users/me/password-credentials": true, "POST /cis/v1/applications/signing-keys/upload": true,
 		// the OIDC provider's browser endpoints read forms

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -652,4 +653,33 @@ func mustJSON(t testing.TB, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestOIDCFormInput: bad form input at UserInfo, revocation and introspection is a 400 naming
+// the field, on both engines (PostgreSQL refuses NUL and invalid UTF-8), never a 500.
+func TestOIDCFormInput(t *testing.T) {
+	eachEngine(t, func(t *testing.T, ts *testServer) {
+		for _, path := range []string{"/oidc/token/revocation", "/cis/oidc/token/introspection", "/oidc/me"} {
+			for name, tc := range map[string]struct{ body, field string }{
+				"nul":       {url.Values{"token": {"a\x00b"}, "access_token": {"a\x00b"}}.Encode(), "token"},
+				"bad_utf8":  {url.Values{"token": {"\xff"}, "access_token": {"\xff"}}.Encode(), "token"},
+				"malformed": {"token=%zz&access_token=%zz", "body"},
+			} {
+				t.Run(strings.ReplaceAll(path, "/", "_")+"/"+name, func(t *testing.T) {
+					headers := []string{"Content-Type", "application/x-www-form-urlencoded"}
+					if !strings.HasSuffix(path, "/me") { // UserInfo takes the token from the form
+						headers = append(headers, "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ts.ClientID+":"+ts.ClientSecret)))
+					}
+					r := ts.Do(t, http.MethodPost, path, "", tc.body, headers...)
+					if r.Status != http.StatusBadRequest {
+						t.Fatalf("%d %s, want 400", r.Status, r.Body)
+					}
+					msg := r.String("message")
+					if !strings.HasPrefix(msg, tc.field) && !strings.HasPrefix(msg, "access_token") {
+						t.Errorf("message %q does not name the field", msg)
+					}
+				})
+			}
+		}
+	})
 }
