@@ -22,11 +22,12 @@ import (
 
 // TestScreenshotsOIDCPages walks Latch's own sign-in pages (the OpenID Connect provider's, at
 // /cis/oidc/auth) in headless Chromium, on a node whose clock the test moves: the sign-in page
-// with its methods, a refused address told at its field, code entry, a wrong code, the wait
-// before a new code, the second factor, the recovery-code step, a sign-in link sent and the
-// same link opened in another browser, the sign-out confirmation, the signed-out page and the error page of a bad
-// redirect_uri. Every page is checked at 1280 and 390 px (no sideways scrolling);
-// LATCH_SCREENSHOTS=DIR saves each as DIR/oidc-NAME-WIDTH.png (docs/screenshots is made so:
+// with its methods, the page of an app that offers only the email code, a refused address told
+// at its field, code entry, a wrong code, the wait before a new code, the second factor, the
+// recovery-code step, a sign-in link sent and the same link opened in another browser, the
+// sign-out confirmation, the signed-out page and the error page of a bad redirect_uri. Every page
+// is checked at 1280 and 390 px (no sideways scrolling); LATCH_SCREENSHOTS=DIR saves each as
+// DIR/oidc-NAME-WIDTH.png (docs/screenshots is made so:
 // `LATCH_SCREENSHOTS=$PWD/docs/screenshots go test -run TestScreenshots ./cmd/latch/`).
 func TestScreenshotsOIDCPages(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -101,6 +102,22 @@ func TestScreenshotsOIDCPages(t *testing.T) {
 		}
 		b.shows("#email-error", "")
 		b.look("oidc-signin-refused")
+	}) && step("email_only_app", func(b *firstBrowser) {
+		// An application that offers only the email code: the page asks for the address alone.
+		st := app.DefaultSettings()
+		st.SignInMethods = app.SignInEmailOTP
+		creds, err := stack.Apps.CreateApp(context.Background(), app.NewApp{Name: "Team Notes", RedirectURIs: []string{"https://notes.example/callback"}, Settings: st})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		notes := &oauth2.Config{ClientID: creds.ClientID, RedirectURL: "https://notes.example/callback", Scopes: []string{"openid"},
+			Endpoint: oauth2.Endpoint{AuthURL: stack.URL + "/cis/oidc/auth"}}
+		b.navigate(notes.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		b.heading("Sign in to Team Notes")
+		b.shows("main", "Email me a code")
+		b.notShows("main", "sign-in link", "Text me a code")
+		b.look("oidc-signin-email")
+		b.navigate(authURL("acr_values", "mfa")) // back to Acme Wiki's sign-in
 	}) && step("code_wrong_and_resend_wait", func(b *firstBrowser) {
 		b.press("send_email_otp", map[string]string{"email": ada})
 		b.heading("Enter your code")
