@@ -343,6 +343,36 @@ func TestRevokeRefreshToken(t *testing.T) {
 			t.Fatalf("the other session: %d %s", r.Status, r.Body)
 		}
 		revoke(t, ts.Stack, ts.ClientID, ts.ClientSecret, rt) // an ended session's token: still 200
+
+		t.Run("concurrent", func(t *testing.T) {
+			// 20 revocations of one refresh token and 20 of one access token at once, on two
+			// nodes: every one answers 200, and both tokens are dead.
+			l := ts.otpLogin(t, "email", "rt@example.com")
+			var reqs []*http.Request
+			for i := range 40 {
+				tok, s := l["refresh_token"].(string), ts.Stack
+				if i%2 == 1 {
+					tok = l["access_token"].(string)
+				}
+				if i%4 >= 2 {
+					s = node2
+				}
+				req, err := http.NewRequest(http.MethodPost, s.URL+"/oidc/token/revocation", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(ts.ClientID, ts.ClientSecret)
+				reqs = append(reqs, req)
+			}
+			for i, st := range latchtest.Concurrently(ts.Client, reqs) {
+				if st != http.StatusOK {
+					t.Errorf("revocation %d: %d", i, st)
+				}
+			}
+			assertInactive(t, introspect(t, node2, ts.ClientID, ts.ClientSecret, l["refresh_token"].(string)))
+			assertInvalidToken(t, bearerGet(t, node2, "/cis/oidc/me", l["access_token"].(string)))
+		})
 	})
 }
 
