@@ -102,9 +102,14 @@ func (s *Server) clientForm(w http.ResponseWriter, r *http.Request, needSecret b
 	}
 	c, a, err := s.Apps.Authenticate(r.Context(), clientID, clientSecret)
 	if errors.Is(err, app.ErrBadClient) && clientSecret == "" && !needSecret {
-		// A public client (no secret) may exchange its codes, with PKCE, and refresh.
+		// A public client (no secret) may exchange its codes, with PKCE, refresh, and revoke
+		// its tokens (RFC 7009 §2.1: a request without grant_type, naming the token).
+		publicOK := form.Get("grant_type") == "" && form.Get("token") != ""
 		switch form.Get("grant_type") {
 		case "authorization_code", "refresh_token":
+			publicOK = true
+		}
+		if publicOK {
 			if pc, pa, perr := s.Apps.Lookup(r.Context(), clientID); perr == nil && app.IsPublic(pc) {
 				c, a, err = pc, pa, nil
 			}
