@@ -353,7 +353,8 @@ func TestGoOIDCRelyingParty(t *testing.T) {
 // TestGoOIDCPublicClient: a public client (`latch client create --public`: no secret, as a
 // single-page or native app) with x/oauth2 — PKCE S256 is required (a request without it, or
 // with "plain", goes back with invalid_request), the code exchange and the refresh carry only
-// client_id and the verifier, and a code cannot be exchanged without its verifier.
+// client_id and the verifier, it can revoke its refresh token (RFC 7009) but not introspect, and
+// a code cannot be exchanged without its verifier.
 func TestGoOIDCPublicClient(t *testing.T) {
 	r := startRP(t, storetest.Engines()[0].DSN(t))
 	a := newRPAgent(t, r.Stack)
@@ -382,8 +383,24 @@ func TestGoOIDCPublicClient(t *testing.T) {
 	}
 	stale := *l.token
 	stale.Expiry = time.Now().Add(-time.Minute)
-	if next, err := conf.TokenSource(r.ctx, &stale).Token(); err != nil || next.AccessToken == "" {
-		t.Errorf("refresh by the public client: %v", err)
+	next, err := conf.TokenSource(r.ctx, &stale).Token()
+	if err != nil || next.AccessToken == "" {
+		t.Fatalf("refresh by the public client: %v", err)
+	}
+	// Signing out, the app revokes its refresh token (RFC 7009 names no secret for a public
+	// client); the token is dead afterwards.
+	rev := r.Form(t, "/oidc/token/revocation", url.Values{"client_id": {creds.ClientID}, "token": {next.RefreshToken}, "token_type_hint": {"refresh_token"}}, "", "")
+	if rev.Status != http.StatusOK {
+		t.Fatalf("revocation by the public client: %d %s", rev.Status, rev.Body)
+	}
+	dead := *next
+	dead.Expiry = time.Now().Add(-time.Minute)
+	if _, err := conf.TokenSource(r.ctx, &dead).Token(); retrieveError(err) == nil || retrieveError(err).ErrorCode != "invalid_grant" {
+		t.Errorf("refresh with a revoked refresh token: %v, want invalid_grant", err)
+	}
+	// Introspection stays closed to it: anyone can name a public client_id.
+	if in := r.Form(t, "/oidc/token/introspection", url.Values{"client_id": {creds.ClientID}, "token": {next.AccessToken}}, "", ""); in.Status != http.StatusUnauthorized {
+		t.Errorf("introspection by a public client: %d %s, want 401", in.Status, in.Body)
 	}
 
 	f := r.newFlow(conf)
