@@ -35,6 +35,7 @@ type Store interface {
 	Sessions
 	TOTPs
 	RecoveryCodes
+	Passwords
 	// Prune deletes codes, challenges, refresh tokens and sessions expired more than grace before
 	// now, finished lockouts, and dev-outbox messages older than outboxAge; it returns how many
 	// rows went.

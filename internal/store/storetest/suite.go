@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"sessions_end_user_sessions", testSessionsEndUserSessions},
 		{"refresh_rotate_reuse", testRefreshRotate},
 		{"refresh_rotate_concurrent", testRefreshRotateConcurrent},
+		{"passwords", testPasswords},
+		{"password_reset_once", testPasswordReset},
 		{"prune_expired", testPrune},
 		{"prune_backlog_in_chunks", testPruneBacklog},
 	}
