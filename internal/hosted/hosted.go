@@ -46,6 +46,8 @@ type Flow struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	Issuer   string
+	// Passwords checks passwords and issues reset tokens (nil: the password routes answer 501).
+	Passwords Passwords
 }
 
 // StartRequest is the union of ApiSendLoginEmailInput, ApiSendOtpEmailRequestInput and

@@ -49,6 +49,17 @@ func (s *Server) routes() []route {
 		{"GET " + hosted.RedirectPath, authNone, s.browserPage(h(s.hostedRedirect))},
 		{"POST /cis/v1/token", authNone, h(s.tokenExchange)},
 
+		// hosted passwords (issue 22): login, and the starts of a reset
+		{"POST /cis/v1/auth/password/login", authNone, h(s.passwordLogin)},
+		{"POST /cis/v1/auth/password/reset/email/link", authClient, h(s.resetEmailLink)},
+		{"POST /cis/v1/auth/password/reset/link", authClient, h(s.resetLink)},
+		{"GET " + hosted.ResetRedirectPath, authNone, s.browserPage(h(s.resetRedirect))},
+		{"POST /cis/v1/auth/password/reset/email/otp", authClient, s.resetOTP("email")},
+		{"POST /cis/v1/auth/password/reset/email/otp/validate", authClient, s.resetOTPValidate("email")},
+		{"POST /cis/v1/auth/password/reset/sms/otp", authClient, s.resetOTP("sms")},
+		{"POST /cis/v1/auth/password/reset/sms/otp/validate", authClient, s.resetOTPValidate("sms")},
+		{"POST /cis/v1/auth/password/reset/password/validate", authNone, h(s.resetPasswordValidate)},
+
 		// TOTP (seed 000): register (two aliases), authenticate, transaction signing, revoke
 		{"POST /cis/v1/users/me/totp", authUser, h(s.totpRegister)},
 		{"POST /cis/v1/auth/totp/register", authUser, h(s.totpRegister)},
