@@ -285,6 +285,9 @@ func (h *handler) linkSent(w http.ResponseWriter, r *http.Request) {
 // linkCallback serves GET /demo/callback: Latch's redirect with ?code=&state=. The code is
 // exchanged here, server-side, with the client secret.
 func (h *handler) linkCallback(w http.ResponseWriter, r *http.Request) {
+	if h.passwordCallback(w, r) { // a step of the password sign-in (password.go)
+		return
+	}
 	q := r.URL.Query()
 	c, err := r.Cookie(stateCookie)
 	state, nonce, _ := strings.Cut(func() string {
