@@ -167,7 +167,10 @@ func (lp *LoginPreferences) apply(s *Settings) applied {
 	return seen
 }
 
-// APILoginPreferences is the app's settings in Mosaic's login_preferences shape.
+// APILoginPreferences is the app's settings in Mosaic's login_preferences shape. It shows no
+// password method: Latch's password policy is outside the ranges of Mosaic's
+// PasswordConfiguration (a minimum of 15 where Mosaic allows at most 14, no expiry where Mosaic
+// needs 1 to 1096 days), so the password settings are shown under the app's "settings" only.
 func (s Settings) APILoginPreferences() map[string]any {
 	message := map[string]any{"primaryColor": s.BrandPrimaryColor}
 	code := map[string]any{"expiresIn": s.OTPExpiryMinutes, "lockoutDuration": s.LockoutMinutes, "maxFailures": s.OTPMaxAttempts,
@@ -183,14 +186,6 @@ func (s Settings) APILoginPreferences() map[string]any {
 		"totp": map[string]any{"algorithm": strings.ToLower(s.TOTPAlgorithm), "digits": s.TOTPDigits, "period": s.TOTPPeriod,
 			"window": 1, "maxTotpPerUser": s.TOTPMaxPerUser, "maxFailures": s.OTPMaxAttempts, "lockoutDuration": s.LockoutMinutes,
 			"failuresExpireIn": s.LockoutMinutes},
-		"password": map[string]any{"enabled": s.PasswordEnabled, "passwordMinLength": s.PasswordMinLength,
-			"passwordComplexity": s.PasswordComplexity, "blockPreviousPasswords": s.PasswordBlockPrevious,
-			"passwordExpiresIn": s.PasswordExpiresInDays, "ignoreExpiration": s.PasswordExpiresInDays == 0,
-			"checkHibp": s.PasswordCheckHIBP, "checkDictionary": s.PasswordCheckDictionary,
-			"maxPasswordFailures": s.OTPMaxAttempts, "passwordSuspensionDuration": s.LockoutMinutes, "failuresExpireIn": s.LockoutMinutes,
-			"tempPasswordValidityHours": s.PasswordTempValidityHours, "resetValidityMinutes": s.PasswordResetValidityMinutes,
-			"codeLength": s.PasswordResetCodeLength, "requireMFA": s.PasswordResetRequireMFA,
-			"notifyOnPasswordUpdate": s.PasswordNotifyOnUpdate, "message": message},
 	}}
 }
 
