@@ -58,6 +58,9 @@ func protectedRoutes(v victim) []protectedRoute {
 		// backend one-time login (seed 002)
 		{"POST /cis/v1/auth/otp/send", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/send", map[string]any{"identifier": v.email, "channel": "email"}, 0},
 		{"POST /cis/v1/auth/otp/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/otp/authenticate", map[string]any{"identifier": v.email, "passcode": "123456"}, 0},
+		{"POST /cis/v1/auth/password/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/password/authenticate", map[string]any{"username": v.username, "password": "guess guess guess"}, 0},
+		{"POST /cis/v1/auth/password/validate", httpapi.AuthClient, "POST", "/cis/v1/auth/password/validate", map[string]any{"password": "guess guess guess"}, 0},
+		{"POST /cis/v1/auth/password/register", httpapi.AuthClient, "POST", "/cis/v1/auth/password/register", map[string]any{"username": "intruder", "password": "guess guess guess"}, 0},
 		{"POST /cis/v1/auth/link/email/send", httpapi.AuthClient, "POST", "/cis/v1/auth/link/email/send", map[string]any{"email": v.email}, 0},
 		{"POST /cis/v1/auth/link/email/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/link/email/authenticate", map[string]any{"code": "abc"}, 0},
 
@@ -107,8 +110,8 @@ func protectedRoutes(v victim) []protectedRoute {
 		{"POST /cis/v1/users/{user_id}/phone-numbers/{phone_number}/verify", httpapi.AuthUsers, "POST", "/cis/v1/users/" + v.id + "/phone-numbers/" + v.phone + "/verify", none, 202},
 		{"DELETE /cis/v1/users/{user_id}/emails/{email}", httpapi.AuthUsers, "DELETE", "/cis/v1/users/" + v.id + "/emails/other@example.com", nil, 404},
 		{"DELETE /cis/v1/users/{user_id}/phone-numbers/{phone_number}", httpapi.AuthUsers, "DELETE", "/cis/v1/users/" + v.id + "/phone-numbers/+14155550199", nil, 404},
-		{"POST /cis/v1/users/{user_id}/password", httpapi.AuthUsers, "POST", "/cis/v1/users/" + v.id + "/password", none, 501},
-		{"PUT /cis/v1/users/{user_id}/password", httpapi.AuthUsers, "PUT", "/cis/v1/users/" + v.id + "/password", none, 501},
+		{"POST /cis/v1/users/{user_id}/password", httpapi.AuthUsers, "POST", "/cis/v1/users/" + v.id + "/password", map[string]any{"password": "intruder's own password"}, 400},
+		{"PUT /cis/v1/users/{user_id}/password", httpapi.AuthUsers, "PUT", "/cis/v1/users/" + v.id + "/password", map[string]any{"password": "intruder's own password"}, 400},
 		{"POST /cis/v1/users/me/password-credentials", httpapi.AuthUser, "POST", "/cis/v1/users/me/password-credentials", none, 0},
 		{"GET /cis/v1/users/me/device-keys", httpapi.AuthUser, "GET", "/cis/v1/users/me/device-keys", nil, 0},
 		{"DELETE /cis/v1/users/{user_id}/apps", httpapi.AuthUsers, "DELETE", "/cis/v1/users/" + v.id + "/apps", nil, 204},

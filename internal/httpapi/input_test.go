@@ -126,6 +126,14 @@ func jsonRoutes(userID string) []jsonRoute {
 		bodyShapeOnly(httpapi.AuthAdmin, "PUT /cis/v1/applications/{appId}/clients/{clientId}/resources", "/cis/v1/applications/app1/clients/c1/resources"),
 		bodyShapeOnly(httpapi.AuthAdmin, "POST /cis/v1/applications/{appId}/clients/{clientId}/secret", "/cis/v1/applications/app1/clients/c1/secret"),
 		bodyShapeOnlyPOST(httpapi.AuthAdmin, "/cis/v1/applications/signing-keys"),
+		// passwords (their field-level checks: internal/password's HTTP tests)
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/auth/password/reset"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/validate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/register"),
+		bodyShapeOnly(httpapi.AuthUsers, "POST /cis/v1/users/{user_id}/password", "/cis/v1/users/"+userID+"/password"),
+		bodyShapeOnly(httpapi.AuthUsers, "PUT /cis/v1/users/{user_id}/password", "/cis/v1/users/"+userID+"/password"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/password-credentials"),
 	}
 }
 
@@ -134,10 +142,9 @@ func jsonRoutes(userID string) []jsonRoute {
 func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
 	ts := sqliteServer(t)
 	// The token endpoint reads a form; logout reads nothing but its Bearer token.
-	// The not-implemented password and key-upload routes read nothing either.
+	// The not-implemented key-upload route reads nothing either.
 	formRoutes := map[string]bool{"POST /oidc/token": true, "POST /cis/v1/auth/logout": true,
-		"POST /cis/v1/users/{user_id}/password": true, "PUT /cis/v1/users/{user_id}/password": true,
-		"POST /cis/v1/users/me/password-credentials": true, "POST /cis/v1/applications/signing-keys/upload": true}
+		"POST /cis/v1/applications/signing-keys/upload": true}
 	listed := map[string]bool{}
 	for _, r := range jsonRoutes("u1") {
 		listed[r.pattern] = true

@@ -29,6 +29,7 @@ import (
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store/sqlstore"
@@ -92,6 +93,7 @@ type Node struct {
 	Links       *magiclink.Flow
 	Hosted      *hosted.Flow
 	TOTP        *totp.Service
+	Passwords   *password.Service
 	Sender      delivery.Sender
 	Delivery    map[string]string // what delivers each channel ("email", "sms"), without secrets
 	API         *httpapi.Server
@@ -203,21 +205,29 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	n.TOTP = totp.NewService(totp.Deps{Store: n.Store, Users: n.Users, Sessions: n.Sessions, Box: n.Box, Clock: n.Clock,
 		Rand: rand.Reader, Log: n.Log, Metrics: n.Metrics})
 
+	hasher, err := password.NewHasher(password.DefaultParams, 0)
+	if err != nil {
+		return err
+	}
+	n.Passwords = &password.Service{Store: n.Store, Hasher: hasher, Apps: n.Apps, Users: n.Users, Sessions: n.Sessions,
+		Codes: n.Codes, Clock: n.Clock, Metrics: n.Metrics, Log: n.Log}
+
 	n.API = &httpapi.Server{
-		Log:      n.Log,
-		Metrics:  n.Metrics,
-		Store:    n.Store,
-		Apps:     n.Apps,
-		Users:    n.Users,
-		Tokens:   n.Signer,
-		Keys:     n.Keys,
-		Issuer:   n.Issuer,
-		Sessions: n.Sessions,
-		OTP:      n.OTP,
-		Links:    n.Links,
-		TOTP:     n.TOTP,
-		Hosted:   n.Hosted,
-		Dev:      cfg.Dev(),
+		Log:       n.Log,
+		Metrics:   n.Metrics,
+		Store:     n.Store,
+		Apps:      n.Apps,
+		Users:     n.Users,
+		Tokens:    n.Signer,
+		Keys:      n.Keys,
+		Issuer:    n.Issuer,
+		Sessions:  n.Sessions,
+		OTP:       n.OTP,
+		Links:     n.Links,
+		TOTP:      n.TOTP,
+		Hosted:    n.Hosted,
+		Passwords: n.Passwords,
+		Dev:       cfg.Dev(),
 		// MaxInFlight: the node serves HTTP with the limit operators set (serve's --max-in-flight).
 		MaxInFlight: cfg.MaxInFlight,
 	}
