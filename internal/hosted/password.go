@@ -8,27 +8,28 @@ import (
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
 )
 
-// AMRPassword is the amr of a password factor (Mosaic's "pwd").
-const AMRPassword = "pwd"
+// errPasswordsDisabled is the password service's answer for an app without passwords.
+func errPasswordsDisabled() *apierr.Error {
+	return apierr.New(403, "auth_password_policy_disabled", "Passwords are not enabled for this application")
+}
 
-// Passwords is what the hosted password flows need of the password service.
-type Passwords interface {
-	// CheckLogin verifies a password login of a's user named by idType and identifier, counting a
-	// failure toward the lockout and clearing them on success. A wrong password and an unknown user
-	// are the same 401 in the same time; a temporary or expired password is the 403 that carries a
-	// reset token; a locked user is refused.
-	CheckLogin(ctx context.Context, a app.App, idType, identifier, password string) (store.User, error)
-	// IssueResetToken returns a new single-use reset token for the user; reason says what proved
-	// the user (email_link, email_otp, sms_otp, password).
-	IssueResetToken(ctx context.Context, a app.App, userID, reason string) (string, error)
-	// Enabled reports whether a allows password logins (the 403 to answer when not).
-	Enabled(a app.App) error
+// passwordsOn refuses the password routes of an app that has not enabled passwords (and of a
+// node without the password service).
+func (f *Flow) passwordsOn(a app.App) error {
+	if f.Passwords == nil {
+		return apierr.New(501, "not_implemented", "Passwords are not available")
+	}
+	if !a.Settings.PasswordEnabled {
+		return errPasswordsDisabled()
+	}
+	return nil
 }
 
 // PasswordLoginRequest is ApiPasswordLoginInput.
@@ -76,8 +77,8 @@ func PasswordIdentifier(username, email, phone string) (string, string, error) {
 // redirect_uri?error=mfa_required with the tie cookie set (see mfaStep), and a hosted SMS or email
 // OTP (or link) with require_mfa, validated in the same browser, completes that session.
 func (f *Flow) PasswordLogin(ctx context.Context, a app.App, clientID string, req PasswordLoginRequest) (map[string]URLResult, error) {
-	if f.Passwords == nil {
-		return nil, apierr.New(501, "not_implemented", "Passwords are not available")
+	if err := f.passwordsOn(a); err != nil {
+		return nil, err
 	}
 	typ, identifier, err := PasswordIdentifier(req.Username, req.Email, req.PhoneNumber)
 	if err != nil {
@@ -104,20 +105,63 @@ func (f *Flow) PasswordLogin(ctx context.Context, a app.App, clientID string, re
 	if len(req.OrgID) > 256 {
 		return nil, apierr.Invalid("org_id", "must be at most 256 characters")
 	}
-	if err := f.Passwords.Enabled(a); err != nil {
-		return nil, err
-	}
-	u, err := f.Passwords.CheckLogin(ctx, a, typ, identifier, req.Password)
+	v, err := f.Passwords.Check(ctx, a, typ, identifier, req.Password)
 	if err != nil {
 		return nil, err
 	}
-	g := grant{ClientID: clientID, RedirectURI: req.RedirectURI, UserID: u.ID, Resource: req.Resource, Claims: req.Claims,
-		RequireMFA: req.RequireMFA || a.Settings.RequireMFA, State: req.State, Nonce: req.Nonce, AMR: AMRPassword}
+	g := grant{ClientID: clientID, RedirectURI: req.RedirectURI, UserID: v.User.ID, Resource: req.Resource, Claims: req.Claims,
+		RequireMFA: req.RequireMFA || a.Settings.RequireMFA, State: req.State, Nonce: req.Nonce, AMR: password.AMR}
+	g.carry(v.Uses)
+	uri, err := f.issueResult(ctx, a, g)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]URLResult{"result": {URL: uri}}, nil
+}
+
+// issueResult stores g under a new authorization code and returns its result URI.
+func (f *Flow) issueResult(ctx context.Context, a app.App, g grant) (string, error) {
 	payload, _ := json.Marshal(g)
-	issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: u.ID, Method: MethodAuthCode, Channel: "redirect",
+	issued, err := f.Codes.Issue(ctx, otp.Issue{App: a, UserID: g.UserID, Method: MethodAuthCode, Channel: "redirect",
 		Identifier: "code:" + secret.NewID(), TTL: CodeTTL, Payload: payload})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return map[string]URLResult{"result": {URL: f.resultURI(issued.Code)}}, nil
+	return f.resultURI(issued.Code), nil
+}
+
+// carry keeps what a password check's login must use up (the user's failures, forgotten — or the
+// login refused if they got locked meanwhile — and a rehash) for the transaction that completes
+// the login with this code.
+func (g *grant) carry(uses []store.Use) {
+	for _, u := range uses {
+		switch u := u.(type) {
+		case store.UseFailures:
+			g.PwFailures = &u
+		case store.UsePasswordRehash:
+			g.PwRehash = &u
+		}
+	}
+}
+
+// uses is what completing g's login uses up: the code's own uses and what a password step carried.
+func (g grant) uses(codeUses []store.Use) []store.Use {
+	if g.PwFailures != nil {
+		codeUses = append(codeUses, *g.PwFailures)
+	}
+	if g.PwRehash != nil {
+		codeUses = append(codeUses, *g.PwRehash)
+	}
+	return codeUses
+}
+
+// ResetURL is the password service's hook for POST /cis/v1/auth/password/reset with a
+// redirect_uri: the URL of a hosted login with the new password (Mosaic's "url starts the auth
+// flow with the new password"), ending at redirect_uri?code=… — or, with require_mfa (the
+// request's or the app's), at error=mfa_required with the tie cookie, like the hosted password
+// login. The reset request names no client, so the code may be exchanged by any client of the app.
+func (f *Flow) ResetURL(ctx context.Context, a app.App, u store.User, req password.ResetRequest) (string, error) {
+	g := grant{RedirectURI: req.RedirectURI, UserID: u.ID, Resource: req.Resource,
+		RequireMFA: req.RequireMFA || a.Settings.RequireMFA, AMR: password.AMR}
+	return f.issueResult(ctx, a, g)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/latch-auth/latch/internal/delivery"
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
 )
@@ -86,19 +87,18 @@ type ResetToken struct {
 	Result string `json:"result"`
 }
 
+// resetValidity is how long the app's reset links and codes live (password_reset_validity_minutes).
 func (f *Flow) resetValidity(a app.App) time.Duration {
-	if v, ok := f.Passwords.(interface{ ResetValidity(app.App) time.Duration }); ok {
-		if d := v.ResetValidity(a); d > 0 {
-			return d
-		}
+	if m := a.Settings.PasswordResetValidityMinutes; m > 0 {
+		return time.Duration(m) * time.Minute
 	}
 	return DefaultResetValidity
 }
 
 // checkResetCommon checks what every start may carry and that the app has passwords.
 func (f *Flow) checkResetCommon(a app.App, req ResetStartRequest) error {
-	if f.Passwords == nil {
-		return apierr.New(501, "not_implemented", "Passwords are not available")
+	if err := f.passwordsOn(a); err != nil {
+		return err
 	}
 	if req.EmailContent != nil {
 		if field, problem := req.EmailContent.Validate(); field != "" {
@@ -108,7 +108,7 @@ func (f *Flow) checkResetCommon(a app.App, req ResetStartRequest) error {
 	if len(req.PrevResetToken) > 4096 {
 		return apierr.Invalid("prev_reset_token", "must be at most 4096 characters")
 	}
-	return f.Passwords.Enabled(a)
+	return nil
 }
 
 // resetEmailUser finds the user of a link start by username or email (exactly one).
@@ -240,7 +240,7 @@ func (f *Flow) ResetRedirect(ctx context.Context, apps func(ctx context.Context,
 	if err != nil {
 		return Redirection{}, err
 	}
-	tok, err := f.Passwords.IssueResetToken(ctx, a, g.UserID, "email_link")
+	tok, err := f.Passwords.IssueResetToken(ctx, a, g.UserID, password.ReasonEmailLink)
 	if errors.As(err, new(*apierr.Error)) {
 		return Redirection{}, nil
 	}
@@ -323,8 +323,8 @@ func (f *Flow) ResetOTP(ctx context.Context, a app.App, clientID, kind string, r
 // ResetOTPValidate checks a reset code and answers a reset token ({result}). A wrong, expired or
 // unknown code is the spec's 403 (and counts toward the address's lockout).
 func (f *Flow) ResetOTPValidate(ctx context.Context, a app.App, clientID, kind string, req ResetValidateRequest) (ResetToken, error) {
-	if f.Passwords == nil {
-		return ResetToken{}, apierr.New(501, "not_implemented", "Passwords are not available")
+	if err := f.passwordsOn(a); err != nil {
+		return ResetToken{}, err
 	}
 	var key string
 	if kind == kindSMSOTP {
@@ -343,9 +343,6 @@ func (f *Flow) ResetOTPValidate(ctx context.Context, a app.App, clientID, kind s
 	if req.Passcode == "" || len(req.Passcode) > 64 {
 		return ResetToken{}, apierr.Invalid("passcode", "is required")
 	}
-	if err := f.Passwords.Enabled(a); err != nil {
-		return ResetToken{}, err
-	}
 	row, err := f.Codes.Verify(ctx, otp.Check{App: a, Method: methodResetOTP, Identifier: key, Code: req.Passcode})
 	if err != nil {
 		return ResetToken{}, resetCodeError(err)
@@ -358,9 +355,9 @@ func (f *Flow) ResetOTPValidate(ctx context.Context, a app.App, clientID, kind s
 		// Another client's code: used up now, and refused like a wrong one.
 		return ResetToken{}, errInvalidResetCode()
 	}
-	reason := "email_otp"
+	reason := password.ReasonEmailOTP
 	if kind == kindSMSOTP {
-		reason = "sms_otp"
+		reason = password.ReasonSMSOTP
 	}
 	tok, err := f.Passwords.IssueResetToken(ctx, a, g.UserID, reason)
 	if err != nil {
@@ -388,8 +385,8 @@ func resetCodeError(err error) error {
 // A wrong password and an unknown user are the same 403, counted toward the lockout. A temporary
 // or expired password is accepted here: proving it is what a reset needs.
 func (f *Flow) ResetPasswordValidate(ctx context.Context, a app.App, clientID string, req ResetPasswordValidateRequest) (ResetToken, error) {
-	if f.Passwords == nil {
-		return ResetToken{}, apierr.New(501, "not_implemented", "Passwords are not available")
+	if err := f.passwordsOn(a); err != nil {
+		return ResetToken{}, err
 	}
 	typ, identifier, err := PasswordIdentifier(req.Username, req.Email, req.PhoneNumber)
 	if err != nil {
@@ -401,35 +398,31 @@ func (f *Flow) ResetPasswordValidate(ctx context.Context, a app.App, clientID st
 	if len(req.PrevResetToken) > 4096 {
 		return ResetToken{}, apierr.Invalid("prev_reset_token", "must be at most 4096 characters")
 	}
-	if err := f.Passwords.Enabled(a); err != nil {
-		return ResetToken{}, err
-	}
-	u, err := f.Passwords.CheckLogin(ctx, a, typ, identifier, req.Password)
+	v, err := f.Passwords.Check(ctx, a, typ, identifier, req.Password)
 	var ae *apierr.Error
 	switch {
 	case err == nil:
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
 		return ResetToken{}, apierr.New(http.StatusForbidden, ae.Code, ae.Message)
-	case resetTokenOf(err) != "":
-		return ResetToken{Result: resetTokenOf(err)}, nil
+	case errors.As(err, &ae) && ae.ResetToken != "":
+		// A temporary or expired password: its reset token is the answer.
+		return ResetToken{Result: ae.ResetToken}, nil
 	default:
 		return ResetToken{}, err
 	}
-	tok, err := f.Passwords.IssueResetToken(ctx, a, u.ID, "password")
+	// The password was right: the user's earlier failures are forgotten, as a login would.
+	for _, use := range v.Uses {
+		if uf, ok := use.(store.UseFailures); ok {
+			if err := f.Codes.Succeeded(ctx, otp.Check{App: a, Method: uf.Method, Identifier: uf.Identifier}, store.Lockout{Failures: 1}); err != nil {
+				return ResetToken{}, err
+			}
+		}
+	}
+	tok, err := f.Passwords.IssueResetToken(ctx, a, v.User.ID, password.ReasonCurrentPassword)
 	if err != nil {
 		return ResetToken{}, err
 	}
 	return ResetToken{Result: tok}, nil
-}
-
-// resetTokenOf is the reset token a temporary or expired password's 403 carries, "" for any
-// other error.
-func resetTokenOf(err error) string {
-	var rt interface{ ResetTokenOf() string }
-	if errors.As(err, &rt) {
-		return rt.ResetTokenOf()
-	}
-	return ""
 }
 
 // resetEmailContent fills in reset wording where the request and the app set none (the

@@ -61,6 +61,12 @@ func protectedRoutes(v victim) []protectedRoute {
 		{"POST /cis/v1/auth/password/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/password/authenticate", map[string]any{"username": v.username, "password": "guess guess guess"}, 0},
 		{"POST /cis/v1/auth/password/validate", httpapi.AuthClient, "POST", "/cis/v1/auth/password/validate", map[string]any{"password": "guess guess guess"}, 0},
 		{"POST /cis/v1/auth/password/register", httpapi.AuthClient, "POST", "/cis/v1/auth/password/register", map[string]any{"username": "intruder", "password": "guess guess guess"}, 0},
+		{"POST /cis/v1/auth/password/reset/email/link", httpapi.AuthClient, "POST", "/cis/v1/auth/password/reset/email/link", map[string]any{"username": v.username, "redirect_uri": "https://evil.example/cb"}, 0},
+		{"POST /cis/v1/auth/password/reset/link", httpapi.AuthClient, "POST", "/cis/v1/auth/password/reset/link", map[string]any{"username": v.username, "redirect_uri": "https://evil.example/cb"}, 0},
+		{"POST /cis/v1/auth/password/reset/email/otp", httpapi.AuthClient, "POST", "/cis/v1/auth/password/reset/email/otp", map[string]any{"email": v.email}, 0},
+		{"POST /cis/v1/auth/password/reset/email/otp/validate", httpapi.AuthClient, "POST", "/cis/v1/auth/password/reset/email/otp/validate", map[string]any{"email": v.email, "passcode": "123456"}, 0},
+		{"POST /cis/v1/auth/password/reset/sms/otp", httpapi.AuthClient, "POST", "/cis/v1/auth/password/reset/sms/otp", map[string]any{"phone_number": v.phone}, 0},
+		{"POST /cis/v1/auth/password/reset/sms/otp/validate", httpapi.AuthClient, "POST", "/cis/v1/auth/password/reset/sms/otp/validate", map[string]any{"phone_number": v.phone, "passcode": "123456"}, 0},
 		{"POST /cis/v1/auth/link/email/send", httpapi.AuthClient, "POST", "/cis/v1/auth/link/email/send", map[string]any{"email": v.email}, 0},
 		{"POST /cis/v1/auth/link/email/authenticate", httpapi.AuthClient, "POST", "/cis/v1/auth/link/email/authenticate", map[string]any{"code": "abc"}, 0},
 

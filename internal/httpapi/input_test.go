@@ -134,6 +134,15 @@ func jsonRoutes(userID string) []jsonRoute {
 		bodyShapeOnly(httpapi.AuthUsers, "POST /cis/v1/users/{user_id}/password", "/cis/v1/users/"+userID+"/password"),
 		bodyShapeOnly(httpapi.AuthUsers, "PUT /cis/v1/users/{user_id}/password", "/cis/v1/users/"+userID+"/password"),
 		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/password-credentials"),
+		// hosted passwords (their field-level checks: internal/hosted's password tests)
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/auth/password/login"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/email/link"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/link"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/email/otp"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/email/otp/validate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/sms/otp"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/sms/otp/validate"),
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/auth/password/reset/password/validate"),
 	}
 }
 

@@ -211,6 +211,9 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	}
 	n.Passwords = &password.Service{Store: n.Store, Hasher: hasher, Apps: n.Apps, Users: n.Users, Sessions: n.Sessions,
 		Codes: n.Codes, Clock: n.Clock, Metrics: n.Metrics, Log: n.Log}
+	// The hosted flow checks passwords and issues reset tokens with the password service, and
+	// makes the login URL a reset with a redirect_uri answers.
+	n.Hosted.Passwords, n.Passwords.ResetURL = n.Passwords, n.Hosted.ResetURL
 
 	n.API = &httpapi.Server{
 		Log:       n.Log,
