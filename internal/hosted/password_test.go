@@ -261,8 +261,15 @@ func (e *env) reset(t *testing.T, token, newPassword string) latchtest.Response 
 func (e *env) checkReset(t *testing.T, u *pwUser, token string, before string) {
 	t.Helper()
 	newPw := fmt.Sprintf("marble lantern %d quietly", seq.Add(1))
-	if r := e.reset(t, token, newPw); r.Status != http.StatusOK {
+	r := e.reset(t, token, newPw)
+	if r.Status != http.StatusOK {
 		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	// Its url logs the user in with the new password (a code any client of the app exchanges).
+	loc := e.follow(t, r.String("url"))
+	tok := decodeTokens(t, e.exchangeOIDC(t, e.ClientID, e.ClientSecret, loc.Query().Get("code"), e.redirect))
+	if got := amrOf(t, tok.IDToken); !slices.Equal(got, []string{"pwd"}) {
+		t.Fatalf("the reset's login: amr %v, want [pwd]", got)
 	}
 	if r := e.reset(t, token, newPw+" again"); r.Status < 400 || r.Status >= 500 {
 		t.Fatalf("the reset token worked twice: %d %s", r.Status, r.Body)
