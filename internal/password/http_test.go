@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/store/storetest"
@@ -29,7 +28,7 @@ const (
 
 type api struct {
 	*latchtest.Stack
-	token string
+	token, admin string
 }
 
 func eachEngine(t *testing.T, fn func(t *testing.T, e storetest.Engine)) {
@@ -50,11 +49,15 @@ func start(t *testing.T, e storetest.Engine, settings map[string]any) *api {
 	return a
 }
 
+// settings changes the default app's settings through the admin API.
 func (a *api) settings(t *testing.T, settings map[string]any) {
 	t.Helper()
-	raw, _ := json.Marshal(settings)
-	if _, err := a.Apps.UpdateApp(context.Background(), a.App.ID, app.Update{Settings: raw}); err != nil {
-		t.Fatal(err)
+	if a.admin == "" {
+		a.admin = a.AdminToken(t)
+	}
+	r := a.Do(t, http.MethodPut, "/cis/v1/applications/"+a.App.ID, a.admin, map[string]any{"settings": settings})
+	if r.Status != 200 {
+		t.Fatalf("settings %v: %d %s", settings, r.Status, r.Body)
 	}
 }
 
@@ -403,4 +406,73 @@ func TestValidateAndRegister(t *testing.T) {
 			t.Fatalf("register a taken username: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// TestSettings: the password settings through the admin API, in Latch's names and in Mosaic's
+// login_preferences.auth_methods.password; out-of-range values are a 400 naming the field.
+func TestSettings(t *testing.T) {
+	e := storetest.Engines()[0]
+	a := start(t, e, nil)
+	a.admin = a.AdminToken(t)
+	put := func(body map[string]any) latchtest.Response {
+		return a.Do(t, http.MethodPut, "/cis/v1/applications/"+a.App.ID, a.admin, body)
+	}
+	r := put(map[string]any{"login_preferences": map[string]any{"auth_methods": map[string]any{"password": map[string]any{
+		"passwordMinLength": 14, "passwordComplexity": 5, "blockPreviousPasswords": 3, "passwordExpiresIn": 90,
+		"maxPasswordFailures": 7, "passwordSuspensionDuration": 30, "resetValidityMinutes": 20, "codeLength": 8,
+		"tempPasswordValidityHours": 48, "message": map[string]any{"primaryColor": "#112233"}}}}})
+	// 14 is Mosaic's maximum but under NIST's 15 for a single factor: refused, naming Mosaic's field.
+	if r.Status != 400 || !strings.Contains(r.String("message"), "passwordMinLength") {
+		t.Fatalf("min 14 without MFA: %d %s", r.Status, r.Body)
+	}
+	r = put(map[string]any{"settings": map[string]any{"require_mfa": true}, "login_preferences": map[string]any{"auth_methods": map[string]any{"password": map[string]any{
+		"passwordMinLength": 10, "passwordComplexity": 5, "blockPreviousPasswords": 3, "passwordExpiresIn": 90,
+		"maxPasswordFailures": 7, "passwordSuspensionDuration": 30, "resetValidityMinutes": 20, "codeLength": 8,
+		"tempPasswordValidityHours": 48}}}})
+	if r.Status != 200 {
+		t.Fatalf("Mosaic's password configuration: %d %s", r.Status, r.Body)
+	}
+	s := result(t, r)["settings"].(map[string]any)
+	for k, want := range map[string]any{"password_enabled": true, "password_min_length": 10.0, "password_complexity": 5.0,
+		"password_block_previous": 3.0, "password_expires_in_days": 0.0, "otp_max_attempts": 7.0, "lockout_minutes": 30.0,
+		"password_reset_validity_minutes": 20.0, "password_reset_code_length": 8.0, "password_temp_validity_hours": 48.0} {
+		if s[k] != want {
+			t.Errorf("%s = %v, want %v (passwordExpiresIn without ignoreExpiration false sets no expiry)", k, s[k], want)
+		}
+	}
+	r = put(map[string]any{"login_preferences": map[string]any{"auth_methods": map[string]any{"password": map[string]any{
+		"enabled": false, "ignoreExpiration": false, "passwordExpiresIn": 365}}}})
+	if s := result(t, r)["settings"].(map[string]any); r.Status != 200 || s["password_enabled"] != false || s["password_expires_in_days"] != 365.0 {
+		t.Fatalf("disable and expire: %d %s", r.Status, r.Body)
+	}
+	for _, bad := range []map[string]any{{"password_min_length": 7}, {"password_min_length": 257}, {"password_reset_validity_minutes": 2}, {"password_expires_in_days": -1}} {
+		r := put(map[string]any{"settings": bad})
+		for field := range bad {
+			if r.Status != 400 || !strings.HasPrefix(r.String("message"), "settings."+field+":") {
+				t.Errorf("%v: %d %s", bad, r.Status, r.Body)
+			}
+		}
+	}
+}
+
+// TestPasswordExpiry: with password_expires_in_days, a right password older than that answers
+// 403 password_expired with a reset token; the reset makes it new again.
+func TestPasswordExpiry(t *testing.T) {
+	a := start(t, storetest.Engines()[0], map[string]any{"password_enabled": true, "password_expires_in_days": 30})
+	a.newUser(t, map[string]any{"username": "mina"}, goodPassword, false)
+	if r := a.login(t, map[string]any{"username": "mina", "password": goodPassword}); r.Status != 200 {
+		t.Fatalf("fresh password: %d %s", r.Status, r.Body)
+	}
+	a.Clock.Advance(31 * 24 * 3600e9)
+	a.token = a.ClientToken(t)
+	r := a.login(t, map[string]any{"username": "mina", "password": goodPassword})
+	if r.Status != 403 || r.String("message") != "password_expired" || r.String("reset_token") == "" {
+		t.Fatalf("expired: %d %s", r.Status, r.Body)
+	}
+	if r := a.Do(t, http.MethodPost, pathReset, "", map[string]any{"reset_token": r.String("reset_token"), "new_password": otherPassword}); r.Status != 200 {
+		t.Fatalf("reset: %d %s", r.Status, r.Body)
+	}
+	if r := a.login(t, map[string]any{"username": "mina", "password": otherPassword}); r.Status != 200 {
+		t.Fatalf("after the reset: %d %s", r.Status, r.Body)
+	}
 }
