@@ -29,18 +29,21 @@ func (db *DB) GetPassword(ctx context.Context, userID string) (store.PasswordCre
 }
 
 // userPasswordQueries are the login reads of a password: the user by a column, their password
-// and their failure state, each table sought by its primary key.
-var userPasswordQueries = userByQueries(`SELECT ` + prefixed("u.", userColumns) + `,
+// and their failure state, each table sought by its primary key (joined per user row,
+// dialect.joinOne, so that each seek names the user whatever the plan).
+func userPasswordQueries(d dialect) map[store.UserBy]string {
+	return userByQueries(`SELECT ` + prefixed("u.", userColumns) + `,
 		COALESCE(p.user_id, ''), COALESCE(p.hash, ''), COALESCE(p.temporary, FALSE), COALESCE(p.created_at, 0),
 		COALESCE(p.updated_at, 0), COALESCE(p.expires_at, 0), COALESCE(l.failures, 0), COALESCE(l.locked_until, 0)
 	FROM users u
-	LEFT JOIN passwords p ON p.user_id = u.id
-	LEFT JOIN lockouts l ON l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id
+	` + d.joinOne("passwords", "p", prefixed("p.", passwordColumns), "p.user_id = u.id", "") + `
+	` + d.joinOne("lockouts", "l", "l.failures, l.locked_until", "l.app_id = ? AND l.method = ? AND l.identifier = ? || u.id", "") + `
 	WHERE u.%s = ?`)
+}
 
 // UserPassword is the user found by `by`, their password and their failure state, in one read.
 func (db *DB) UserPassword(ctx context.Context, by store.UserBy, value, appID, method, keyPrefix string) (store.User, store.PasswordCredential, store.Lockout, error) {
-	q, ok := userPasswordQueries[by]
+	q, ok := db.queries.userPassword[by]
 	if !ok {
 		return store.User{}, store.PasswordCredential{}, store.Lockout{}, fmt.Errorf("find user by %q: unknown column", by)
 	}
