@@ -173,10 +173,53 @@ func TestPasswordLoginWrongVsUnknown(t *testing.T) {
 	if strings.Contains(string(wrong.Body), u.password) {
 		t.Fatal("the answer echoes the password")
 	}
+	// The app's lockout: after otp_max_attempts wrong passwords even the right one is refused.
+	locked := e.newPasswordUser(t, false)
+	for i := 0; i < e.App.Settings.OTPMaxAttempts; i++ {
+		e.passwordLogin(t, e.token, e.loginBody(locked, map[string]any{"password": "wrong " + locked.password}))
+	}
+	if r := e.passwordLogin(t, e.token, e.loginBody(locked, nil)); r.Status != http.StatusForbidden || r.JSON()["error_code"] != "auth_locked" {
+		t.Fatalf("after %d wrong passwords the right one: %d %s, want 403 auth_locked", e.App.Settings.OTPMaxAttempts, r.Status, r.Body)
+	}
+
+	// A successful hosted login forgets the failures before it (when its code completes the
+	// login); a user locked after the password step cannot complete it with the code.
+	max := e.App.Settings.OTPMaxAttempts
+	carried := e.newPasswordUser(t, false)
+	wrongOnes := func(n int) {
+		for i := 0; i < n; i++ {
+			e.passwordLogin(t, e.token, e.loginBody(carried, map[string]any{"password": "wrong " + carried.password}))
+		}
+	}
+	wrongOnes(max - 1)
+	code := e.follow(t, e.resultURL(t, e.passwordLogin(t, e.token, e.loginBody(carried, nil)))).Query().Get("code")
+	decodeTokens(t, e.exchangeOIDC(t, e.ClientID, e.ClientSecret, code, e.redirect))
+	wrongOnes(max - 1)
+	code = e.follow(t, e.resultURL(t, e.passwordLogin(t, e.token, e.loginBody(carried, nil)))).Query().Get("code")
+	wrongOnes(1)
+	// (/oidc/token answers its refusals as OAuth's 400 invalid_grant.)
+	if r := e.exchangeOIDC(t, e.ClientID, e.ClientSecret, code, e.redirect); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "locked") {
+		t.Fatalf("a code of a user locked since the password step: %d %s, want the lock refused", r.Status, r.Body)
+	}
+
+	// A temporary password (force_replace, the default): Mosaic's 403 with a reset token, which
+	// resets it; /reset/password/validate accepts the temporary password too.
+	tmp := pwUser{username: "tmp-" + u.username, password: "temporary pelican " + u.password}
+	tmp.id = e.CreateUser(t, e.token, map[string]any{"username": tmp.username, "credentials": map[string]any{"password": tmp.password}})
+	r := e.passwordLogin(t, e.token, e.loginBody(tmp, nil))
+	body := r.JSON()
+	if r.Status != http.StatusForbidden || body["message"] != "temporary_password" || body["error_code"] != float64(403) || body["reset_token"] == "" || len(body) != 3 {
+		t.Fatalf("temporary password: %d %s, want 403 {message: temporary_password, error_code: 403, reset_token}", r.Status, r.Body)
+	}
+	v := e.Do(t, http.MethodPost, "/cis/v1/auth/password/reset/password/validate", "", map[string]any{"username": tmp.username, "password": tmp.password, "client_id": e.ClientID})
+	if v.Status != http.StatusOK || v.String("result") == "" {
+		t.Fatalf("validate a temporary password: %d %s", v.Status, v.Body)
+	}
+	e.checkReset(t, &tmp, v.String("result"), "") // (a new reset token replaces the user's earlier one)
+
 	// Passwords off for an app: refused before any password is checked.
 	creds, tok := e.newApp(t, appWithRedirect(e.redirect))
-	body := e.loginBody(u, map[string]any{"client_id": creds.ClientID})
-	if r := e.passwordLogin(t, tok, body); r.Status != http.StatusForbidden {
+	if r := e.passwordLogin(t, tok, e.loginBody(u, map[string]any{"client_id": creds.ClientID})); r.Status != http.StatusForbidden {
 		t.Fatalf("passwords not enabled: %d %s, want 403", r.Status, r.Body)
 	}
 }
