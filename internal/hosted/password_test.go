@@ -361,6 +361,10 @@ func TestPasswordResetEmailLink(t *testing.T) {
 		if r := e.Do(t, http.MethodGet, link, "", nil); r.Status != http.StatusBadRequest {
 			t.Fatalf("the reset link worked twice: %d", r.Status)
 		}
+		if r := e.Do(t, http.MethodGet, link, "", nil, "Accept", "text/html"); r.Status != http.StatusBadRequest ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.Body), "password reset link cannot be used") {
+			t.Fatalf("a browser opening a used reset link: %d %s %.200s", r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
 		e.checkReset(t, &u, token, before)
 
 		// The generated link (by email this time) works the same way.

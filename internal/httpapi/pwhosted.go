@@ -121,7 +121,24 @@ func (s *Server) resetPasswordValidate(w http.ResponseWriter, r *http.Request) {
 }
 
 // resetRedirect serves an emailed reset link: 302 to the start's redirect_uri?code=<reset token>.
+// A browser opening a link that cannot be used reads a page that says so in a reset's words.
 func (s *Server) resetRedirect(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Hosted.ResetRedirect(r.Context(), s.Apps.App, r.URL.Query().Get("code"))
+	if wantsHTML(r) && (err != nil || !res.OK) {
+		if err != nil {
+			logger(r).Error("reset link", "err", err)
+			s.renderPage(w, r, http.StatusServiceUnavailable, "problem", pageData{Title: "Password reset is unavailable",
+				Heading: "Password reset is unavailable for a moment",
+				Lines:   []string{"Latch could not check this link just now. Wait a few seconds, then open the link again; if it no longer works, ask for a new one."}})
+			return
+		}
+		s.renderPage(w, r, http.StatusBadRequest, "problem", pageData{Title: "This password reset link cannot be used",
+			Heading: "This password reset link cannot be used",
+			Lines: []string{"A reset link works once, for a few minutes. This one has already been used, has expired, or was changed when it was copied.",
+				"Your password has not changed."},
+			Next: &pageSection{Heading: "How to get a new link", Lines: []string{
+				"Go back to the app or website where you asked to reset your password and ask again. Open the newest email you receive."}}})
+		return
+	}
 	redirect(w, r, res.Target, res.OK, err, "invalid_code")
 }

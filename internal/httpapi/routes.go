@@ -59,7 +59,7 @@ func (s *Server) routes() []route {
 		{"POST /cis/v1/auth/password/login", authNone, h(s.passwordLogin)},
 		{"POST /cis/v1/auth/password/reset/email/link", authClient, h(s.resetEmailLink)},
 		{"POST /cis/v1/auth/password/reset/link", authClient, h(s.resetLink)},
-		{"GET " + hosted.ResetRedirectPath, authNone, s.browserPage(h(s.resetRedirect))},
+		{"GET " + hosted.ResetRedirectPath, authNone, h(s.resetRedirect)},
 		{"POST /cis/v1/auth/password/reset/email/otp", authClient, s.resetOTP("email")},
 		{"POST /cis/v1/auth/password/reset/email/otp/validate", authClient, s.resetOTPValidate("email")},
 		{"POST /cis/v1/auth/password/reset/sms/otp", authClient, s.resetOTP("sms")},
