@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -476,3 +477,62 @@ func TestPasswordExpiry(t *testing.T) {
 		t.Fatalf("after the reset: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestMosaicBackendSamples replays, request by request, what Mosaic's backend password samples
+// send and read (../shared/reference/mosaic-password-notes.md §3.1 and §3.3):
+// password-be-authentication (username-only signup, login with the username claim, logout) and
+// login-with-be-mfa (signup with a phone, password login, SMS OTP joined by session_id → amr mfa).
+func TestMosaicBackendSamples(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		a := start(t, e, map[string]any{"password_enabled": true})
+		status := func(r latchtest.Response, want int) map[string]any {
+			t.Helper()
+			if r.Status != want {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Body, want)
+			}
+			if r.Status == 204 {
+				return nil
+			}
+			return r.Object(t) // the samples parse every answer as JSON
+		}
+		// password-be-authentication
+		status(a.post(t, pathUsers, map[string]any{"username": "sample-user", "credentials": map[string]any{"password": goodPassword, "force_replace": false}}), 201)
+		tok := status(a.post(t, pathAuth, map[string]any{"username": "sample-user", "password": goodPassword, "claims": map[string]any{"id_token": map[string]any{"username": nil}}}), 200)
+		for _, f := range []string{"access_token", "refresh_token", "session_id", "id_token"} {
+			if s, _ := tok[f].(string); s == "" {
+				t.Fatalf("no %s: %v", f, tok)
+			}
+		}
+		if c := latchtest.Claims(t, tok["id_token"].(string)); c["username"] != "sample-user" {
+			t.Fatalf("username claim: %v", c)
+		}
+		status(a.post(t, "/cis/v1/auth/session/logout", map[string]any{"session_id": tok["session_id"]}), 204)
+
+		// login-with-be-mfa
+		const phone = "+14155550123"
+		status(a.post(t, pathUsers, map[string]any{"username": "mfa-user", "phone_number": phone, "credentials": map[string]any{"password": goodPassword, "force_replace": false}}), 201)
+		first := status(a.post(t, pathAuth, map[string]any{"username": "mfa-user", "password": goodPassword}), 200)
+		amr := toStrings(latchtest.Claims(t, first["id_token"].(string))["amr"])
+		if slices.Contains(amr, "mfa") {
+			t.Fatalf("one factor has mfa: %v", amr)
+		}
+		u := result(t, a.Do(t, http.MethodGet, "/cis/v1/users/username/mfa-user", a.token, nil))
+		if u["phone_number"].(map[string]any)["value"] != phone {
+			t.Fatalf("user: %v", u)
+		}
+		status(a.post(t, "/cis/v1/auth/otp/send", map[string]any{"channel": "sms", "identifier": phone, "identifier_type": "phone_number"}), 200)
+		msgs := a.Outbox(t, phone)
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages to %s", len(msgs), phone)
+		}
+		code := regexpSixDigits.FindString(msgs[0].Text)
+		second := status(a.post(t, "/cis/v1/auth/otp/authenticate", map[string]any{"passcode": code, "identifier": phone, "identifier_type": "phone_number", "session_id": first["session_id"]}), 200)
+		amr = toStrings(latchtest.Claims(t, second["id_token"].(string))["amr"])
+		if !slices.Contains(amr, "pwd") || !slices.Contains(amr, "sms") || !slices.Contains(amr, "mfa") {
+			t.Fatalf("second factor amr %v", amr)
+		}
+		status(a.post(t, "/cis/v1/auth/session/logout", map[string]any{"session_id": second["session_id"]}), 204)
+	})
+}
+
+var regexpSixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
