@@ -339,6 +339,14 @@ func TestCredentialsAPI(t *testing.T) {
 		path := pathUsers + "/" + id + "/password"
 		wantError(t, a.Do(t, http.MethodPut, path, a.token, map[string]any{"password": goodPassword}), 409, "auth_password_not_configured")
 		wantError(t, a.Do(t, http.MethodPost, path, a.token, map[string]any{"password": "lucy@example.com"}), 400, "auth_password_weak")
+		// A taken username refuses the whole write: no password either.
+		a.newUser(t, map[string]any{"username": "taken"}, otherPassword, false)
+		if r := a.Do(t, http.MethodPost, path, a.token, map[string]any{"password": goodPassword, "username": "taken"}); r.Status != 409 || r.String("ts_error_code") != "identifier_taken" {
+			t.Fatalf("taken username: %d %s", r.Status, r.Body)
+		}
+		if _, err := a.Store.GetPassword(context.Background(), id); err == nil {
+			t.Fatal("a refused add wrote the password")
+		}
 		r := a.Do(t, http.MethodPost, path, a.token, map[string]any{"password": goodPassword, "force_replace": false, "username": "lucy"})
 		if r.Status != 201 || result(t, r)["message"] != "Password registered" {
 			t.Fatalf("add: %d %s", r.Status, r.Body)
