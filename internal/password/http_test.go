@@ -117,6 +117,13 @@ func TestBackendLogin(t *testing.T) {
 		if got.Status != 200 || result(t, got)["username"] != "mina" || strings.Contains(string(got.Body), "argon2") {
 			t.Fatalf("get by username: %d %s", got.Status, got.Body)
 		}
+		info, _ := result(t, got)["password_information"].(map[string]any)
+		if info["temporary"] != false || info["expired"] != false || info["updated_at"] == nil || info["expires_in"] != nil {
+			t.Fatalf("password_information: %s", got.Body)
+		}
+		if plain := a.CreateUser(t, a.token, map[string]any{"email": "nopw@example.com"}); strings.Contains(string(a.Do(t, http.MethodGet, pathUsers+"/"+plain, a.token, nil).Body), "password_information") {
+			t.Fatal("password_information for a user without a password")
+		}
 
 		r := a.login(t, map[string]any{"username": "mina", "password": goodPassword, "claims": map[string]any{"id_token": map[string]any{"username": nil}}})
 		if r.Status != 200 {

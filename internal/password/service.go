@@ -242,6 +242,31 @@ func errAlreadyConfigured() *apierr.Error {
 	return apierr.Conflict("auth_password_already_configured", "The user already has a password: replace it with PUT /v1/users/{user_id}/password")
 }
 
+// Information is Mosaic's ApiPasswordInformation of a user as application a sees it, or nil when
+// the user has no password.
+func (s *Service) Information(ctx context.Context, a app.App, userID string) (map[string]any, error) {
+	c, err := s.Store.GetPassword(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	expires := c.ExpiresAt
+	if !c.Temporary {
+		expires = time.Time{}
+		if days := a.Settings.PasswordExpiresInDays; days > 0 {
+			expires = c.UpdatedAt.Add(time.Duration(days) * 24 * time.Hour)
+		}
+	}
+	out := map[string]any{"temporary": c.Temporary, "updated_at": c.UpdatedAt.UnixMilli(),
+		"expired": !expires.IsZero() && !s.Clock.Now().Before(expires)}
+	if !expires.IsZero() {
+		out["expires_in"] = expires.UTC().Format(time.RFC3339)
+	}
+	return out, nil
+}
+
 // AuthenticateRequest is ApiPasswordTokenRequestDto.
 type AuthenticateRequest struct {
 	Username         string             `json:"username"`
