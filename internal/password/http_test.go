@@ -340,6 +340,11 @@ func TestPasswordGrant(t *testing.T) {
 		if r := a.Form(t, "/oidc/token", form, "", ""); r.Status != 400 || r.String("error") != "invalid_grant" {
 			t.Fatalf("wrong password: %d %s", r.Status, r.Body)
 		}
+		a.newUser(t, map[string]any{"username": "temp"}, otherPassword, true)
+		form.Set("username", "temp")
+		if r := a.Form(t, "/oidc/token", form, "", ""); r.Status != 403 || r.String("message") != "temporary_password" || r.String("reset_token") == "" {
+			t.Fatalf("temporary password: %d %s", r.Status, r.Body)
+		}
 	})
 }
 
