@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -561,3 +562,36 @@ func TestMosaicBackendSamples(t *testing.T) {
 }
 
 var regexpSixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// TestUnknownUserSameTime: over HTTP, a wrong password for a known user and any password for an
+// unknown one take the same time (the unknown user's login hashes a dummy password): measured
+// alternately, the fastest of each is within a factor of 2 of the other's (without the dummy
+// hash it would be 30 times faster), and the unknown user's takes about one argon2id hash.
+func TestUnknownUserSameTime(t *testing.T) {
+	a := start(t, storetest.Engines()[0], map[string]any{"password_enabled": true, "otp_max_attempts": 100})
+	a.newUser(t, map[string]any{"username": "mina"}, goodPassword, false)
+	oneHash := time.Hour
+	for range 3 {
+		start := time.Now()
+		if _, err := a.Passwords.Hasher.Hash(context.Background(), "one hash, for scale"); err != nil {
+			t.Fatal(err)
+		}
+		oneHash = min(oneHash, time.Since(start))
+	}
+	wrong, unknown := time.Hour, time.Hour
+	for i := range 7 {
+		start := time.Now()
+		r := a.login(t, map[string]any{"username": "mina", "password": otherPassword})
+		wrong = min(wrong, time.Since(start))
+		start = time.Now()
+		u := a.login(t, map[string]any{"username": fmt.Sprintf("nobody-%d", i), "password": otherPassword})
+		unknown = min(unknown, time.Since(start))
+		if r.Status != 401 || u.Status != 401 {
+			t.Fatalf("statuses %d %d", r.Status, u.Status)
+		}
+	}
+	if wrong > unknown*2 || unknown > wrong*2 || unknown < oneHash/3 {
+		t.Fatalf("wrong password %v, unknown user %v (one hash %v)", wrong, unknown, oneHash)
+	}
+	t.Logf("wrong password %v, unknown user %v, one hash %v", wrong, unknown, oneHash)
+}
