@@ -52,7 +52,24 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"result": user.API(u, in.AppID)})
+	s.writeUserWithPassword(w, r, http.StatusCreated, u)
+}
+
+// writeUserWithPassword writes a single user, with password_information when they have a password.
+func (s *Server) writeUserWithPassword(w http.ResponseWriter, r *http.Request, status int, u store.User) {
+	out := user.API(u, principal(r).Claims.AppID)
+	a, _, err := s.callerApp(r)
+	if err == nil {
+		var info map[string]any
+		if info, err = s.Passwords.Information(r.Context(), a, u.ID); info != nil {
+			out["password_information"] = info
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, map[string]any{"result": out})
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +84,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u, in.AppID)})
+	s.writeUserWithPassword(w, r, http.StatusOK, u)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +122,7 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, typ, identifi
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u, principal(r).Claims.AppID)})
+	s.writeUserWithPassword(w, r, http.StatusOK, u)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {

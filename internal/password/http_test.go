@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/internal/latchtest"
 	"github.com/latch-auth/latch/internal/password"
@@ -114,6 +117,13 @@ func TestBackendLogin(t *testing.T) {
 		got := a.Do(t, http.MethodGet, "/cis/v1/users/username/mina", a.token, nil)
 		if got.Status != 200 || result(t, got)["username"] != "mina" || strings.Contains(string(got.Body), "argon2") {
 			t.Fatalf("get by username: %d %s", got.Status, got.Body)
+		}
+		info, _ := result(t, got)["password_information"].(map[string]any)
+		if info["temporary"] != false || info["expired"] != false || info["updated_at"] == nil || info["expires_in"] != nil {
+			t.Fatalf("password_information: %s", got.Body)
+		}
+		if plain := a.CreateUser(t, a.token, map[string]any{"email": "nopw@example.com"}); strings.Contains(string(a.Do(t, http.MethodGet, pathUsers+"/"+plain, a.token, nil).Body), "password_information") {
+			t.Fatal("password_information for a user without a password")
 		}
 
 		r := a.login(t, map[string]any{"username": "mina", "password": goodPassword, "claims": map[string]any{"id_token": map[string]any{"username": nil}}})
@@ -267,7 +277,11 @@ func TestConcurrentReset(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			reqs = append(reqs, req)
 		}
-		statuses := latchtest.Concurrently(a.Client, reqs)
+		// Each reset hashes twice (the current password's check and the new one) with at most
+		// as many hashes in flight as cores: on a loaded 2-core machine the last one may take
+		// a while, so the client waits longer than the stack's.
+		patient := &http.Client{Timeout: 5 * time.Minute}
+		statuses := latchtest.Concurrently(patient, reqs)
 		won, refused := 0, 0
 		for _, s := range statuses {
 			switch s {
@@ -329,6 +343,11 @@ func TestPasswordGrant(t *testing.T) {
 		if r := a.Form(t, "/oidc/token", form, "", ""); r.Status != 400 || r.String("error") != "invalid_grant" {
 			t.Fatalf("wrong password: %d %s", r.Status, r.Body)
 		}
+		a.newUser(t, map[string]any{"username": "temp"}, otherPassword, true)
+		form.Set("username", "temp")
+		if r := a.Form(t, "/oidc/token", form, "", ""); r.Status != 403 || r.String("message") != "temporary_password" || r.String("reset_token") == "" {
+			t.Fatalf("temporary password: %d %s", r.Status, r.Body)
+		}
 	})
 }
 
@@ -340,6 +359,14 @@ func TestCredentialsAPI(t *testing.T) {
 		path := pathUsers + "/" + id + "/password"
 		wantError(t, a.Do(t, http.MethodPut, path, a.token, map[string]any{"password": goodPassword}), 409, "auth_password_not_configured")
 		wantError(t, a.Do(t, http.MethodPost, path, a.token, map[string]any{"password": "lucy@example.com"}), 400, "auth_password_weak")
+		// A taken username refuses the whole write: no password either.
+		a.newUser(t, map[string]any{"username": "taken"}, otherPassword, false)
+		if r := a.Do(t, http.MethodPost, path, a.token, map[string]any{"password": goodPassword, "username": "taken"}); r.Status != 409 || r.String("ts_error_code") != "identifier_taken" {
+			t.Fatalf("taken username: %d %s", r.Status, r.Body)
+		}
+		if _, err := a.Store.GetPassword(context.Background(), id); err == nil {
+			t.Fatal("a refused add wrote the password")
+		}
 		r := a.Do(t, http.MethodPost, path, a.token, map[string]any{"password": goodPassword, "force_replace": false, "username": "lucy"})
 		if r.Status != 201 || result(t, r)["message"] != "Password registered" {
 			t.Fatalf("add: %d %s", r.Status, r.Body)
@@ -477,4 +504,96 @@ func TestPasswordExpiry(t *testing.T) {
 	if r := a.login(t, map[string]any{"username": "mina", "password": otherPassword}); r.Status != 200 {
 		t.Fatalf("after the reset: %d %s", r.Status, r.Body)
 	}
+}
+
+// TestMosaicBackendSamples replays, request by request, what Mosaic's backend password samples
+// send and read (../shared/reference/mosaic-password-notes.md §3.1 and §3.3):
+// password-be-authentication (username-only signup, login with the username claim, logout) and
+// login-with-be-mfa (signup with a phone, password login, SMS OTP joined by session_id → amr mfa).
+func TestMosaicBackendSamples(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e storetest.Engine) {
+		a := start(t, e, map[string]any{"password_enabled": true})
+		status := func(r latchtest.Response, want int) map[string]any {
+			t.Helper()
+			if r.Status != want {
+				t.Fatalf("got %d %s, want %d", r.Status, r.Body, want)
+			}
+			if r.Status == 204 {
+				return nil
+			}
+			return r.Object(t) // the samples parse every answer as JSON
+		}
+		// password-be-authentication
+		status(a.post(t, pathUsers, map[string]any{"username": "sample-user", "credentials": map[string]any{"password": goodPassword, "force_replace": false}}), 201)
+		tok := status(a.post(t, pathAuth, map[string]any{"username": "sample-user", "password": goodPassword, "claims": map[string]any{"id_token": map[string]any{"username": nil}}}), 200)
+		for _, f := range []string{"access_token", "refresh_token", "session_id", "id_token"} {
+			if s, _ := tok[f].(string); s == "" {
+				t.Fatalf("no %s: %v", f, tok)
+			}
+		}
+		if c := latchtest.Claims(t, tok["id_token"].(string)); c["username"] != "sample-user" {
+			t.Fatalf("username claim: %v", c)
+		}
+		status(a.post(t, "/cis/v1/auth/session/logout", map[string]any{"session_id": tok["session_id"]}), 204)
+
+		// login-with-be-mfa
+		const phone = "+14155550123"
+		status(a.post(t, pathUsers, map[string]any{"username": "mfa-user", "phone_number": phone, "credentials": map[string]any{"password": goodPassword, "force_replace": false}}), 201)
+		first := status(a.post(t, pathAuth, map[string]any{"username": "mfa-user", "password": goodPassword}), 200)
+		amr := toStrings(latchtest.Claims(t, first["id_token"].(string))["amr"])
+		if slices.Contains(amr, "mfa") {
+			t.Fatalf("one factor has mfa: %v", amr)
+		}
+		u := result(t, a.Do(t, http.MethodGet, "/cis/v1/users/username/mfa-user", a.token, nil))
+		if u["phone_number"].(map[string]any)["value"] != phone {
+			t.Fatalf("user: %v", u)
+		}
+		status(a.post(t, "/cis/v1/auth/otp/send", map[string]any{"channel": "sms", "identifier": phone, "identifier_type": "phone_number"}), 200)
+		msgs := a.Outbox(t, phone)
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages to %s", len(msgs), phone)
+		}
+		code := regexpSixDigits.FindString(msgs[0].Text)
+		second := status(a.post(t, "/cis/v1/auth/otp/authenticate", map[string]any{"passcode": code, "identifier": phone, "identifier_type": "phone_number", "session_id": first["session_id"]}), 200)
+		amr = toStrings(latchtest.Claims(t, second["id_token"].(string))["amr"])
+		if !slices.Contains(amr, "pwd") || !slices.Contains(amr, "sms") || !slices.Contains(amr, "mfa") {
+			t.Fatalf("second factor amr %v", amr)
+		}
+		status(a.post(t, "/cis/v1/auth/session/logout", map[string]any{"session_id": second["session_id"]}), 204)
+	})
+}
+
+var regexpSixDigits = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// TestUnknownUserSameTime: over HTTP, a wrong password for a known user and any password for an
+// unknown one take the same time (the unknown user's login hashes a dummy password): measured
+// alternately, the fastest of each is within a factor of 2 of the other's (without the dummy
+// hash it would be 30 times faster), and the unknown user's takes about one argon2id hash.
+func TestUnknownUserSameTime(t *testing.T) {
+	a := start(t, storetest.Engines()[0], map[string]any{"password_enabled": true, "otp_max_attempts": 100})
+	a.newUser(t, map[string]any{"username": "mina"}, goodPassword, false)
+	oneHash := time.Hour
+	for range 3 {
+		start := time.Now()
+		if _, err := a.Passwords.Hasher.Hash(context.Background(), "one hash, for scale"); err != nil {
+			t.Fatal(err)
+		}
+		oneHash = min(oneHash, time.Since(start))
+	}
+	wrong, unknown := time.Hour, time.Hour
+	for i := range 7 {
+		start := time.Now()
+		r := a.login(t, map[string]any{"username": "mina", "password": otherPassword})
+		wrong = min(wrong, time.Since(start))
+		start = time.Now()
+		u := a.login(t, map[string]any{"username": fmt.Sprintf("nobody-%d", i), "password": otherPassword})
+		unknown = min(unknown, time.Since(start))
+		if r.Status != 401 || u.Status != 401 {
+			t.Fatalf("statuses %d %d", r.Status, u.Status)
+		}
+	}
+	if wrong > unknown*2 || unknown > wrong*2 || unknown < oneHash/3 {
+		t.Fatalf("wrong password %v, unknown user %v (one hash %v)", wrong, unknown, oneHash)
+	}
+	t.Logf("wrong password %v, unknown user %v, one hash %v", wrong, unknown, oneHash)
 }

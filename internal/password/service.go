@@ -178,7 +178,7 @@ type Message struct {
 
 // SetCredential adds (POST /v1/users/{id}/password, mode PasswordAdd; self — the user's own
 // token — makes it permanent) or replaces (PUT, PasswordReplace) a user's password. A username
-// given is set on the user first, once the password has passed the policy.
+// given with a new password is set on the user in the same transaction.
 func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in CredentialInput, mode store.PasswordMode, self bool) (Message, error) {
 	if err := c.enabled(); err != nil {
 		return Message{}, err
@@ -187,12 +187,15 @@ func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in
 	if err != nil {
 		return Message{}, err
 	}
+	username := ""
 	if in.Username != nil && mode != store.PasswordReplace {
 		n, problem := user.NormalizeUsername(*in.Username)
 		if problem != "" {
 			return Message{}, apierr.Invalid("username", problem)
 		}
-		u.Username = n
+		if n != u.Username {
+			u.Username, username = n, n
+		}
 	}
 	pw, err := s.CheckNew(c.App, "password", in.Password, u)
 	if err != nil {
@@ -209,20 +212,22 @@ func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in
 	if err != nil {
 		return Message{}, err
 	}
-	if in.Username != nil && mode != store.PasswordReplace {
-		name := u.Username
-		if _, err := s.Users.Update(ctx, u.ID, user.Input{Username: &name, AppID: c.App.ID}); err != nil {
-			return Message{}, err
-		}
-	}
 	now := s.Clock.Now()
 	temporary := in.temporary() && !self
-	err = s.Store.SavePassword(ctx, credential(c.App, u.ID, hash, temporary, now), mode, time.Time{})
+	err = s.Store.SavePassword(ctx, credential(c.App, u.ID, hash, temporary, now), store.PasswordWrite{Mode: mode, Username: username})
 	switch {
+	case errors.Is(err, store.ErrConflict) && username != "":
+		// The password or the username: tell which.
+		if _, gerr := s.Store.GetPassword(ctx, u.ID); gerr == nil {
+			return Message{}, errAlreadyConfigured()
+		}
+		return Message{}, user.Conflict(err)
 	case errors.Is(err, store.ErrConflict):
 		return Message{}, errAlreadyConfigured()
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound) && mode == store.PasswordReplace:
 		return Message{}, apierr.Conflict("auth_password_not_configured", "The user has no password: add one with POST /v1/users/{user_id}/password")
+	case errors.Is(err, store.ErrNotFound):
+		return Message{}, apierr.UserNotFound() // deleted meanwhile
 	case err != nil:
 		return Message{}, err
 	}
@@ -235,6 +240,31 @@ func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in
 
 func errAlreadyConfigured() *apierr.Error {
 	return apierr.Conflict("auth_password_already_configured", "The user already has a password: replace it with PUT /v1/users/{user_id}/password")
+}
+
+// Information is Mosaic's ApiPasswordInformation of a user as application a sees it, or nil when
+// the user has no password.
+func (s *Service) Information(ctx context.Context, a app.App, userID string) (map[string]any, error) {
+	c, err := s.Store.GetPassword(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	expires := c.ExpiresAt
+	if !c.Temporary {
+		expires = time.Time{}
+		if days := a.Settings.PasswordExpiresInDays; days > 0 {
+			expires = c.UpdatedAt.Add(time.Duration(days) * 24 * time.Hour)
+		}
+	}
+	out := map[string]any{"temporary": c.Temporary, "updated_at": c.UpdatedAt.UnixMilli(),
+		"expired": !expires.IsZero() && !s.Clock.Now().Before(expires)}
+	if !expires.IsZero() {
+		out["expires_in"] = expires.UTC().Format(time.RFC3339)
+	}
+	return out, nil
 }
 
 // AuthenticateRequest is ApiPasswordTokenRequestDto.
@@ -492,7 +522,7 @@ func (s *Service) Reset(ctx context.Context, req ResetRequest) (ResetResponse, e
 		return ResetResponse{}, err
 	}
 	now := s.Clock.Now()
-	err = s.Store.SavePassword(ctx, credential(a, u.ID, hash, false, now), store.PasswordSet, now, store.UseCode{ID: row.ID})
+	err = s.Store.SavePassword(ctx, credential(a, u.ID, hash, false, now), store.PasswordWrite{Mode: store.PasswordSet, EndSessions: now}, store.UseCode{ID: row.ID})
 	if errors.Is(err, store.ErrUsed) {
 		return ResetResponse{}, errInvalidResetToken()
 	}

@@ -52,8 +52,16 @@ type Passwords interface {
 	// CreateUserWithPassword inserts the user and their password in one transaction;
 	// ErrConflict when an identifier is taken (nothing is written).
 	CreateUserWithPassword(ctx context.Context, u User, c PasswordCredential) error
-	// SavePassword writes c as mode allows after using up uses (a reset token: UseCode), and,
-	// when endSessions is not zero, ends every live session of the user at that time — all in
-	// one transaction: a refused Use (ErrUsed) or mode (ErrConflict, ErrNotFound) writes nothing.
-	SavePassword(ctx context.Context, c PasswordCredential, mode PasswordMode, endSessions time.Time, uses ...Use) error
+	// SavePassword writes c as w.Mode allows after using up uses (a reset token: UseCode), sets
+	// w.Username on the user when it is not "", and, when w.EndSessions is not zero, ends every
+	// live session of the user at that time — all in one transaction: a refused Use (ErrUsed),
+	// mode (ErrConflict, ErrNotFound) or username (ErrConflict) writes nothing.
+	SavePassword(ctx context.Context, c PasswordCredential, w PasswordWrite, uses ...Use) error
+}
+
+// PasswordWrite is how SavePassword writes a password.
+type PasswordWrite struct {
+	Mode        PasswordMode
+	EndSessions time.Time // zero: the user's sessions stay
+	Username    string    // set on the user in the same transaction; "" leaves it
 }

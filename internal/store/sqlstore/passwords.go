@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/latch-auth/latch/internal/store"
 )
@@ -76,10 +75,10 @@ func (db *DB) CreateUserWithPassword(ctx context.Context, u store.User, c store.
 		insertPasswordOp(c))
 }
 
-// SavePassword writes a password as mode allows, with what uses use up and the ending of the
-// user's sessions, in one transaction.
-func (db *DB) SavePassword(ctx context.Context, c store.PasswordCredential, mode store.PasswordMode, endSessions time.Time, uses ...store.Use) error {
-	ops := make([]op, 0, len(uses)+2)
+// SavePassword writes a password as w.Mode allows, with what uses use up, the user's new username
+// and the ending of the user's sessions, in one transaction.
+func (db *DB) SavePassword(ctx context.Context, c store.PasswordCredential, w store.PasswordWrite, uses ...store.Use) error {
+	ops := make([]op, 0, len(uses)+3)
 	now := c.UpdatedAt
 	for _, u := range uses {
 		o, err := useOp(u, now)
@@ -90,7 +89,11 @@ func (db *DB) SavePassword(ctx context.Context, c store.PasswordCredential, mode
 	}
 	update := `UPDATE passwords SET hash = ?, temporary = ?, updated_at = ?, expires_at = ? WHERE user_id = ?`
 	args := []any{c.Hash, c.Temporary, ms(c.UpdatedAt), ms(c.ExpiresAt), c.UserID}
-	switch mode {
+	if w.Username != "" {
+		ops = append(ops, must("set username", store.ErrNotFound, `UPDATE users SET username = ?, updated_at = ? WHERE id = ?`,
+			w.Username, ms(c.UpdatedAt), c.UserID))
+	}
+	switch w.Mode {
 	case store.PasswordAdd:
 		o := insertPasswordOp(c)
 		o.what = "add password"
@@ -103,10 +106,10 @@ func (db *DB) SavePassword(ctx context.Context, c store.PasswordCredential, mode
 			updated_at = excluded.updated_at, expires_at = excluded.expires_at`,
 			c.UserID, c.Hash, c.Temporary, ms(c.CreatedAt), ms(c.UpdatedAt), ms(c.ExpiresAt)))
 	default:
-		return fmt.Errorf("save password: unknown mode %d", mode)
+		return fmt.Errorf("save password: unknown mode %d", w.Mode)
 	}
-	if !endSessions.IsZero() {
-		n := ms(endSessions)
+	if !w.EndSessions.IsZero() {
+		n := ms(w.EndSessions)
 		ops = append(ops, exec("end sessions", `UPDATE sessions SET ended_at = ? WHERE user_id = ? AND ended_at = 0 AND expires_at > ?`, n, c.UserID, n))
 	}
 	return db.write(ctx, ops...)

@@ -67,13 +67,13 @@ func testPasswords(t *testing.T, s store.Store) {
 	}
 	later := t0.Add(time.Hour)
 	two := store.PasswordCredential{UserID: "u1", Hash: "$argon2id$two", CreatedAt: later, UpdatedAt: later}
-	if err := s.SavePassword(ctx, two, store.PasswordAdd, time.Time{}); !errors.Is(err, store.ErrConflict) {
+	if err := s.SavePassword(ctx, two, store.PasswordWrite{Mode: store.PasswordAdd}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("add over an existing password: %v", err)
 	}
-	if err := s.SavePassword(ctx, store.PasswordCredential{UserID: "u2", Hash: "x", CreatedAt: later, UpdatedAt: later}, store.PasswordReplace, time.Time{}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.SavePassword(ctx, store.PasswordCredential{UserID: "u2", Hash: "x", CreatedAt: later, UpdatedAt: later}, store.PasswordWrite{Mode: store.PasswordReplace}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("replace a missing password: %v", err)
 	}
-	if err := s.SavePassword(ctx, two, store.PasswordReplace, time.Time{}); err != nil {
+	if err := s.SavePassword(ctx, two, store.PasswordWrite{Mode: store.PasswordReplace}); err != nil {
 		t.Fatal(err)
 	}
 	want := two
@@ -82,11 +82,25 @@ func testPasswords(t *testing.T, s store.Store) {
 		t.Fatalf("after replace = %+v\nwant %+v", got, want)
 	}
 	three := store.PasswordCredential{UserID: "u2", Hash: "$argon2id$three", CreatedAt: later, UpdatedAt: later}
-	if err := s.SavePassword(ctx, three, store.PasswordSet, time.Time{}); err != nil {
+	if err := s.SavePassword(ctx, three, store.PasswordWrite{Mode: store.PasswordSet}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SavePassword(ctx, three, store.PasswordAdd, time.Time{}); !errors.Is(err, store.ErrConflict) {
+	if err := s.SavePassword(ctx, three, store.PasswordWrite{Mode: store.PasswordAdd}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second add: %v", err)
+	}
+	// A username set with the password: a taken one refuses the whole write.
+	four := store.PasswordCredential{UserID: "u2", Hash: "$argon2id$four", CreatedAt: later, UpdatedAt: later}
+	if err := s.SavePassword(ctx, four, store.PasswordWrite{Mode: store.PasswordSet, Username: "mina"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("taken username: %v", err)
+	}
+	if got, _ := s.GetPassword(ctx, "u2"); got.Hash != three.Hash {
+		t.Fatalf("a refused write changed the password: %+v", got)
+	}
+	if err := s.SavePassword(ctx, four, store.PasswordWrite{Mode: store.PasswordSet, Username: "lucy"}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.GetUser(ctx, "u2"); u.Username != "lucy" || !u.UpdatedAt.Equal(later) {
+		t.Fatalf("username not set: %+v", u)
 	}
 	if err := s.DeleteUser(ctx, "u1"); err != nil {
 		t.Fatal(err)
@@ -113,7 +127,7 @@ func testPasswordReset(t *testing.T, s store.Store) {
 	now := t0.Add(time.Minute)
 	r := concurrently(20, is(store.ErrUsed), func(i int) error {
 		c := store.PasswordCredential{UserID: "u1", Hash: "$argon2id$new" + string(rune('a'+i)), CreatedAt: now, UpdatedAt: now}
-		return s.SavePassword(ctx, c, store.PasswordReplace, now, store.UseCode{ID: "reset1"})
+		return s.SavePassword(ctx, c, store.PasswordWrite{Mode: store.PasswordReplace, EndSessions: now}, store.UseCode{ID: "reset1"})
 	})
 	if r.ok != 1 || r.refused != 19 || len(r.other) > 0 {
 		t.Fatalf("%d wins, %d refused, errors %v; want exactly one win", r.ok, r.refused, r.other)
@@ -127,7 +141,7 @@ func testPasswordReset(t *testing.T, s store.Store) {
 	}
 	// A used token refuses, and its refusal writes nothing.
 	c := store.PasswordCredential{UserID: "u1", Hash: "$argon2id$late", CreatedAt: now, UpdatedAt: now}
-	if err := s.SavePassword(ctx, c, store.PasswordReplace, now, store.UseCode{ID: "reset1"}); !errors.Is(err, store.ErrUsed) {
+	if err := s.SavePassword(ctx, c, store.PasswordWrite{Mode: store.PasswordReplace, EndSessions: now}, store.UseCode{ID: "reset1"}); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("used token: %v", err)
 	}
 	if again, _ := s.GetPassword(ctx, "u1"); again != got {
