@@ -201,12 +201,15 @@ func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in
 	if err != nil {
 		return Message{}, err
 	}
-	if mode == store.PasswordAdd {
-		if _, err := s.Store.GetPassword(ctx, u.ID); err == nil {
-			return Message{}, errAlreadyConfigured()
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return Message{}, err
-		}
+	// Before the hash, what the mode forbids (the write checks it again, atomically).
+	_, err = s.Store.GetPassword(ctx, u.ID)
+	switch {
+	case err == nil && mode == store.PasswordAdd:
+		return Message{}, errAlreadyConfigured()
+	case errors.Is(err, store.ErrNotFound) && mode == store.PasswordReplace:
+		return Message{}, errNotConfigured()
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return Message{}, err
 	}
 	hash, err := s.Hasher.Hash(ctx, pw)
 	if err != nil {
@@ -225,7 +228,7 @@ func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in
 	case errors.Is(err, store.ErrConflict):
 		return Message{}, errAlreadyConfigured()
 	case errors.Is(err, store.ErrNotFound) && mode == store.PasswordReplace:
-		return Message{}, apierr.Conflict("auth_password_not_configured", "The user has no password: add one with POST /v1/users/{user_id}/password")
+		return Message{}, errNotConfigured()
 	case errors.Is(err, store.ErrNotFound):
 		return Message{}, apierr.UserNotFound() // deleted meanwhile
 	case err != nil:
@@ -236,6 +239,10 @@ func (s *Service) SetCredential(ctx context.Context, c Caller, userID string, in
 		return Message{Message: "Password updated"}, nil
 	}
 	return Message{Message: "Password registered"}, nil
+}
+
+func errNotConfigured() *apierr.Error {
+	return apierr.Conflict("auth_password_not_configured", "The user has no password: add one with POST /v1/users/{user_id}/password")
 }
 
 func errAlreadyConfigured() *apierr.Error {
