@@ -48,6 +48,8 @@ Flows:
   refresh             /cis/v1/auth/token/refresh, always with the newest (rotated) refresh token
   hosted              EXPERIMENTAL hosted email OTP: /cis/v1/auth/otp/email, /otp/email/validation,
                       the result URI's redirect, and the authorization_code grant
+  password            /cis/v1/auth/password/authenticate; setup creates each user with a password
+                      (the application must have password_enabled: latch app update --setting)
 
 Latch limits code sends to 5 per user in 15 minutes by default (app setting send_limit), so the
 otp, magiclink and hosted flows create enough users for 3000 logins/s over the run (at least 64 per

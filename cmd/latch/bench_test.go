@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/bench"
 	"github.com/latch-auth/latch/internal/config"
+	"github.com/latch-auth/latch/internal/node"
 )
 
 // benchSyncBuffer is a bytes.Buffer safe for the server goroutine to write while the test reads.
@@ -99,6 +101,32 @@ func TestBenchOTP(t *testing.T) {
 	var progress benchSyncBuffer
 	res, err := bench.Run(context.Background(), bench.Config{URL: base, ClientID: id, ClientSecret: secret,
 		Flow: bench.FlowOTP, Duration: time.Second, Concurrency: 4, Users: 2000}, &progress) // 5 sends per user: room for 10000 logins
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	benchCheck(t, res, progress.String())
+}
+
+// TestBenchPassword: the password flow creates its users with passwords through the users API
+// and logs them in with /cis/v1/auth/password/authenticate, against an application with
+// password_enabled (created on the running server's store, as `latch app create --setting` does).
+func TestBenchPassword(t *testing.T) {
+	dir := t.TempDir()
+	rs := startServe(t, &config.Config{Addr: "127.0.0.1:0", DataDir: dir, Database: "sqlite", LogLevel: "info"})
+	var creds app.Credentials
+	err := withNode(&config.Config{DataDir: dir, Database: "sqlite"}, func(ctx context.Context, n *node.Node) error {
+		s := app.DefaultSettings()
+		s.PasswordEnabled = true
+		var err error
+		creds, err = n.Apps.CreateApp(ctx, app.NewApp{Name: "passwords", Settings: s})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress benchSyncBuffer
+	res, err := bench.Run(context.Background(), bench.Config{URL: rs.base(), ClientID: creds.ClientID, ClientSecret: creds.ClientSecret,
+		Flow: bench.FlowPassword, Duration: time.Second, Concurrency: 2, Users: 4}, &progress)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, progress.String())
 	}

@@ -347,14 +347,16 @@ func testCLIAndServe(t *testing.T, e engineSetup) {
 		}
 	})
 	t.Run("app_create_settings", func(t *testing.T) {
-		out, err := cli(t, "app", "create", "--name", "tuned", "--setting", "app_sends_per_minute=6000", "--setting", "totp_algorithm=sha256", "--json")
+		out, err := cli(t, "app", "create", "--name", "tuned", "--setting", "app_sends_per_minute=6000", "--setting", "totp_algorithm=sha256",
+			"--setting", "password_enabled=true", "--setting", "password_min_length=20", "--json")
 		if err != nil {
 			t.Fatalf("app create --setting: %v", err)
 		}
 		id := decodeExactly(t, out, "app_id", "client_id", "client_secret")["app_id"]
 		err = withNode(&config.Config{DataDir: e.dataDir, Database: cmp.Or(e.dsn, "sqlite")}, func(ctx context.Context, n *node.Node) error {
 			a, err := n.Apps.App(ctx, id)
-			if err == nil && (a.Settings.AppSendsPerMinute != 6000 || a.Settings.TOTPAlgorithm != "SHA256" || a.Settings.SendLimit != 5) {
+			if err == nil && (a.Settings.AppSendsPerMinute != 6000 || a.Settings.TOTPAlgorithm != "SHA256" || a.Settings.SendLimit != 5 ||
+				!a.Settings.PasswordEnabled || a.Settings.PasswordMinLength != 20) {
 				t.Errorf("settings stored: %+v", a.Settings)
 			}
 			return err
@@ -367,6 +369,8 @@ func testCLIAndServe(t *testing.T, e engineSetup) {
 			{"send_limit=many", "send_limit"},
 			{"send_limit", "name=value"},
 			{"otp_length=99", "otp_length"},
+			// NIST SP 800-63B rev 4: under 15 only where a second factor is required.
+			{"password_min_length=8", "password_min_length"},
 		} {
 			if _, err := cli(t, "app", "create", "--name", "bad-"+tc.want, "--setting", tc.arg, "--json"); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("--setting %s: err = %v, want one naming %s", tc.arg, err, tc.want)

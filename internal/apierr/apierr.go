@@ -16,6 +16,9 @@ type Error struct {
 	Message    string
 	TSCode     string // ts_error_code, used by the users API's 409
 	RetryAfter int    // seconds; sets the Retry-After header when > 0
+	// ResetToken is the reset_token of a password that must be replaced (ResetRequired); it is
+	// written to the body only, never to Error()'s text.
+	ResetToken string
 }
 
 // Error implements error.
@@ -31,6 +34,9 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 	}
 	if e.TSCode != "" {
 		body["ts_error_code"] = e.TSCode
+	}
+	if e.ResetToken != "" {
+		body["reset_token"] = e.ResetToken
 	}
 	return json.Marshal(body)
 }
@@ -82,6 +88,12 @@ func RateLimited(retryAfter int) *Error {
 	}
 	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limit_exceeded",
 		Message: fmt.Sprintf("Too many requests, retry in %d seconds", retryAfter), RetryAfter: retryAfter}
+}
+
+// ResetRequired is Mosaic's 403 for a right password that must be replaced before it logs in:
+// reason is "temporary_password" or "password_expired", and token the reset_token that replaces it.
+func ResetRequired(reason, token string) *Error {
+	return &Error{Status: http.StatusForbidden, Message: reason, ResetToken: token}
 }
 
 // UserNotFound is the 404 for an unknown user.

@@ -17,10 +17,69 @@ type LoginPreferences struct {
 
 // AuthMethods are the sign-in methods Latch has (ApiAuthMethods); others are ignored.
 type AuthMethods struct {
-	Email    *EmailMethod `json:"email"`
-	EmailOTP *CodeMethod  `json:"email_otp"`
-	SMS      *CodeMethod  `json:"sms"`
-	TOTP     *TOTPMethod  `json:"totp"`
+	Email    *EmailMethod    `json:"email"`
+	EmailOTP *CodeMethod     `json:"email_otp"`
+	SMS      *CodeMethod     `json:"sms"`
+	TOTP     *TOTPMethod     `json:"totp"`
+	Password *PasswordMethod `json:"password"`
+}
+
+// PasswordMethod is Mosaic's PasswordConfiguration. Giving it enables passwords for the app
+// unless enabled (Latch's own field) is false. Mosaic's lockout fields name Latch's one lockout
+// (otp_max_attempts, lockout_minutes). passwordExpiresIn applies only with ignoreExpiration
+// false given: Mosaic marks it required, and Latch does not expire passwords unless asked
+// (NIST SP 800-63B rev 4); ignoreExpiration true turns expiry off.
+type PasswordMethod struct {
+	Enabled                    *bool          `json:"enabled"`
+	PasswordMinLength          *int           `json:"passwordMinLength"`
+	PasswordComplexity         *int           `json:"passwordComplexity"`
+	BlockPreviousPasswords     *int           `json:"blockPreviousPasswords"`
+	PasswordExpiresIn          *int           `json:"passwordExpiresIn"`
+	IgnoreExpiration           *bool          `json:"ignoreExpiration"`
+	CheckHIBP                  *bool          `json:"checkHibp"`
+	CheckDictionary            *bool          `json:"checkDictionary"`
+	MaxPasswordFailures        *int           `json:"maxPasswordFailures"`
+	PasswordSuspensionDuration *int           `json:"passwordSuspensionDuration"`
+	FailuresExpireIn           *int           `json:"failuresExpireIn"`
+	TempPasswordValidityHours  *int           `json:"tempPasswordValidityHours"`
+	ResetValidityMinutes       *int           `json:"resetValidityMinutes"`
+	CodeLength                 *int           `json:"codeLength"`
+	RequireMFA                 *bool          `json:"requireMFA"`
+	NotifyOnPasswordUpdate     *bool          `json:"notifyOnPasswordUpdate"`
+	Message                    *MessageConfig `json:"message"`
+}
+
+func (p *PasswordMethod) apply(seen applied, s *Settings) {
+	if p == nil {
+		return
+	}
+	on := true
+	if p.Enabled != nil {
+		on = *p.Enabled
+	}
+	setp(seen, "password_enabled", "password.enabled", &s.PasswordEnabled, &on)
+	setp(seen, "password_min_length", "password.passwordMinLength", &s.PasswordMinLength, p.PasswordMinLength)
+	setp(seen, "password_complexity", "password.passwordComplexity", &s.PasswordComplexity, p.PasswordComplexity)
+	setp(seen, "password_block_previous", "password.blockPreviousPasswords", &s.PasswordBlockPrevious, p.BlockPreviousPasswords)
+	if p.IgnoreExpiration != nil {
+		never := 0
+		if *p.IgnoreExpiration {
+			setp(seen, "password_expires_in_days", "password.ignoreExpiration", &s.PasswordExpiresInDays, &never)
+		} else if p.PasswordExpiresIn != nil {
+			setp(seen, "password_expires_in_days", "password.passwordExpiresIn", &s.PasswordExpiresInDays, p.PasswordExpiresIn)
+		}
+	}
+	setp(seen, "password_check_hibp", "password.checkHibp", &s.PasswordCheckHIBP, p.CheckHIBP)
+	setp(seen, "password_check_dictionary", "password.checkDictionary", &s.PasswordCheckDictionary, p.CheckDictionary)
+	setp(seen, "otp_max_attempts", "password.maxPasswordFailures", &s.OTPMaxAttempts, p.MaxPasswordFailures)
+	setp(seen, "lockout_minutes", "password.failuresExpireIn", &s.LockoutMinutes, p.FailuresExpireIn)
+	setp(seen, "lockout_minutes", "password.passwordSuspensionDuration", &s.LockoutMinutes, p.PasswordSuspensionDuration)
+	setp(seen, "password_temp_validity_hours", "password.tempPasswordValidityHours", &s.PasswordTempValidityHours, p.TempPasswordValidityHours)
+	setp(seen, "password_reset_validity_minutes", "password.resetValidityMinutes", &s.PasswordResetValidityMinutes, p.ResetValidityMinutes)
+	setp(seen, "password_reset_code_length", "password.codeLength", &s.PasswordResetCodeLength, p.CodeLength)
+	setp(seen, "password_reset_require_mfa", "password.requireMFA", &s.PasswordResetRequireMFA, p.RequireMFA)
+	setp(seen, "password_notify_on_update", "password.notifyOnPasswordUpdate", &s.PasswordNotifyOnUpdate, p.NotifyOnPasswordUpdate)
+	p.Message.apply(seen, "password", s)
 }
 
 // EmailMethod is the magic link's configuration (EmailConfiguration).
@@ -104,10 +163,14 @@ func (lp *LoginPreferences) apply(s *Settings) applied {
 		setp(seen, "otp_max_attempts", "totp.maxFailures", &s.OTPMaxAttempts, t.MaxFailures)
 		setp(seen, "lockout_minutes", "totp.lockoutDuration", &s.LockoutMinutes, t.LockoutDuration)
 	}
+	m.Password.apply(seen, s)
 	return seen
 }
 
-// APILoginPreferences is the app's settings in Mosaic's login_preferences shape.
+// APILoginPreferences is the app's settings in Mosaic's login_preferences shape. It shows no
+// password method: Latch's password policy is outside the ranges of Mosaic's
+// PasswordConfiguration (a minimum of 15 where Mosaic allows at most 14, no expiry where Mosaic
+// needs 1 to 1096 days), so the password settings are shown under the app's "settings" only.
 func (s Settings) APILoginPreferences() map[string]any {
 	message := map[string]any{"primaryColor": s.BrandPrimaryColor}
 	code := map[string]any{"expiresIn": s.OTPExpiryMinutes, "lockoutDuration": s.LockoutMinutes, "maxFailures": s.OTPMaxAttempts,

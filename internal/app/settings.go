@@ -51,6 +51,28 @@ type Settings struct {
 	// MFAWhenEnrolled makes those pages ask a user who has an authenticator (TOTP) for it
 	// after the first factor, even when the app does not require MFA of everyone.
 	MFAWhenEnrolled bool `json:"mfa_when_enrolled"`
+
+	// Passwords (product.md "Passwords"): off until PasswordEnabled. PasswordMinLength counts code
+	// points (default 15, at least 8 and only below 15 when RequireMFA is set, as NIST SP 800-63B
+	// rev 4 allows). PasswordExpiresInDays 0 (the default) never expires a password (NIST: no
+	// forced rotation). PasswordTempValidityHours bounds a temporary (force_replace) password,
+	// PasswordResetValidityMinutes a reset token, link or code, PasswordResetCodeLength a reset
+	// code. Mosaic's other policy fields are kept as given (login_preferences.auth_methods.password)
+	// but impose nothing: Latch never imposes composition rules (PasswordComplexity), always checks
+	// its embedded blocklist (PasswordCheckDictionary), cannot reach Have I Been Pwned
+	// (PasswordCheckHIBP) and keeps no password history (PasswordBlockPrevious).
+	PasswordEnabled              bool `json:"password_enabled"`
+	PasswordMinLength            int  `json:"password_min_length"`
+	PasswordExpiresInDays        int  `json:"password_expires_in_days"`
+	PasswordTempValidityHours    int  `json:"password_temp_validity_hours"`
+	PasswordResetValidityMinutes int  `json:"password_reset_validity_minutes"`
+	PasswordResetCodeLength      int  `json:"password_reset_code_length"`
+	PasswordResetRequireMFA      bool `json:"password_reset_require_mfa"`
+	PasswordNotifyOnUpdate       bool `json:"password_notify_on_update"`
+	PasswordComplexity           int  `json:"password_complexity"`
+	PasswordBlockPrevious        int  `json:"password_block_previous"`
+	PasswordCheckHIBP            bool `json:"password_check_hibp"`
+	PasswordCheckDictionary      bool `json:"password_check_dictionary"`
 }
 
 // The sign-in methods of Latch's pages (Settings.SignInMethods).
@@ -113,7 +135,9 @@ func DefaultSettings() Settings {
 		TOTPAlgorithm:          "SHA1", TOTPDigits: 6, TOTPPeriod: 30, TOTPMaxPerUser: 1,
 		SendLimit: 5, SendWindowMinutes: 15, SendHourLimit: 10, AppSendsPerMinute: 600,
 		AccessTokenTTLSeconds: 3600, IDTokenTTLSeconds: 3600, RefreshTokenTTLSeconds: 14 * 24 * 3600,
-		Users: UsersFull,
+		Users:             UsersFull,
+		PasswordMinLength: 15, PasswordTempValidityHours: 24, PasswordResetValidityMinutes: 15, PasswordResetCodeLength: 6,
+		PasswordComplexity: 1, PasswordCheckDictionary: true,
 	}
 }
 
@@ -140,6 +164,11 @@ func (s Settings) withDefaults() Settings {
 	fill(&s.AccessTokenTTLSeconds, d.AccessTokenTTLSeconds)
 	fill(&s.IDTokenTTLSeconds, d.IDTokenTTLSeconds)
 	fill(&s.RefreshTokenTTLSeconds, d.RefreshTokenTTLSeconds)
+	fill(&s.PasswordMinLength, d.PasswordMinLength)
+	fill(&s.PasswordTempValidityHours, d.PasswordTempValidityHours)
+	fill(&s.PasswordResetValidityMinutes, d.PasswordResetValidityMinutes)
+	fill(&s.PasswordResetCodeLength, d.PasswordResetCodeLength)
+	fill(&s.PasswordComplexity, d.PasswordComplexity)
 	if s.TOTPAlgorithm == "" {
 		s.TOTPAlgorithm = d.TOTPAlgorithm
 	}
@@ -173,11 +202,21 @@ func (s Settings) Validate() (string, string) {
 		{"access_token_ttl_seconds", s.AccessTokenTTLSeconds, 60, MaxTokenTTLSeconds},
 		{"id_token_ttl_seconds", s.IDTokenTTLSeconds, 60, MaxTokenTTLSeconds},
 		{"refresh_token_ttl_seconds", s.RefreshTokenTTLSeconds, 60, 365 * 24 * 3600},
+		{"password_min_length", s.PasswordMinLength, 8, 256},
+		{"password_expires_in_days", s.PasswordExpiresInDays, 0, 1096},
+		{"password_temp_validity_hours", s.PasswordTempValidityHours, 1, 8760},
+		{"password_reset_validity_minutes", s.PasswordResetValidityMinutes, 5, 60},
+		{"password_reset_code_length", s.PasswordResetCodeLength, 4, 8},
+		{"password_complexity", s.PasswordComplexity, 1, 5},
+		{"password_block_previous", s.PasswordBlockPrevious, 0, 20},
 	}
 	for _, c := range checks {
 		if c.v < c.lo || c.v > c.h {
 			return c.field, fmt.Sprintf("must be between %d and %d", c.lo, c.h)
 		}
+	}
+	if s.PasswordMinLength < 15 && !s.RequireMFA {
+		return "password_min_length", "must be at least 15 unless require_mfa is set (NIST SP 800-63B rev 4 allows 8 only where a second factor is required)"
 	}
 	if s.TOTPDigits != 6 && s.TOTPDigits != 8 {
 		return "totp_digits", "must be 6 or 8"

@@ -29,10 +29,11 @@ const (
 	FlowTOTP              = "totp"
 	FlowRefresh           = "refresh"
 	FlowHosted            = "hosted"
+	FlowPassword          = "password"
 )
 
 // Flows lists the flow names in the order help text shows them.
-var Flows = []string{FlowClientCredentials, FlowOTP, FlowMagicLink, FlowTOTP, FlowRefresh, FlowHosted}
+var Flows = []string{FlowClientCredentials, FlowOTP, FlowMagicLink, FlowTOTP, FlowRefresh, FlowHosted, FlowPassword}
 
 // defaultSendLimit is Latch's default app setting send_limit: sends per user (whatever the method
 // and channel) in 15 minutes. The bench cannot read the app's setting, so its pool-size advice assumes the default.
@@ -71,7 +72,7 @@ func DefaultUsers(flow string, concurrency int, duration time.Duration) int {
 		// Each user logs in once per 30 s time step (replay protection), and preparing one costs
 		// three requests (OTP send, authenticate, TOTP register).
 		return concurrency * 40
-	case FlowRefresh:
+	case FlowRefresh, FlowPassword:
 		return concurrency * 4
 	}
 	return 0
@@ -92,11 +93,13 @@ var flowDefs = map[string]flowDef{
 	FlowTOTP:              {setup: setupTOTP, op: opTOTP},
 	FlowRefresh:           {setup: setupRefresh, op: opRefresh},
 	FlowHosted:            {op: opHosted},
+	FlowPassword:          {op: opPassword},
 }
 
 // benchUser is one user of the pool. A user belongs to one worker, so no field needs a lock.
 type benchUser struct {
 	email    string
+	password string // the password flow's, set when the user is created
 	totpKey  []byte
 	totp     totpParams
 	lastStep int64 // last TOTP time step used to log in

@@ -16,6 +16,7 @@ import (
 type fakeLatch struct {
 	mu       sync.Mutex
 	users    map[string]bool
+	pwds     map[string]string // email -> password (the password flow's users)
 	codes    map[string]string // email -> pending otp
 	links    map[string]string // link code -> email
 	hosted   map[string]string // email -> hosted otp
@@ -28,7 +29,7 @@ type fakeLatch struct {
 }
 
 func newFakeLatch() *fakeLatch {
-	return &fakeLatch{users: map[string]bool{}, codes: map[string]string{}, links: map[string]string{}, hosted: map[string]string{},
+	return &fakeLatch{users: map[string]bool{}, pwds: map[string]string{}, codes: map[string]string{}, links: map[string]string{}, hosted: map[string]string{},
 		outbox: map[string]string{}, authz: map[string]string{}, lastStep: map[string]int64{}, refresh: map[string]bool{}}
 }
 
@@ -105,6 +106,14 @@ func (f *fakeLatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.users[str("email")] = true
+		if cred, ok := body["credentials"].(map[string]any); ok {
+			pw, _ := cred["password"].(string)
+			if len(pw) < 15 || cred["force_replace"] != false {
+				fail(w, 400, "auth_password_weak")
+				return
+			}
+			f.pwds[str("email")] = pw
+		}
 		writeFake(w, 201, map[string]any{"result": map[string]any{"email": str("email")}})
 	case path == "POST /cis/v1/auth/otp/send":
 		if str("channel") != "direct" || str("identifier_type") != "email" || !f.users[str("identifier")] {
@@ -114,6 +123,12 @@ func (f *fakeLatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c := f.next()
 		f.codes[str("identifier")] = c
 		writeFake(w, 200, map[string]any{"message": "OTP sent", "code": c})
+	case path == "POST /cis/v1/auth/password/authenticate":
+		if pw, ok := f.pwds[str("username")]; !ok || str("username_type") != "email" || pw != str("password") {
+			fail(w, 401, "auth_invalid_credentials")
+			return
+		}
+		f.tokens(w, str("username"))
 	case path == "POST /cis/v1/auth/otp/authenticate":
 		e := str("identifier")
 		if c, ok := f.codes[e]; !ok || c != str("passcode") {

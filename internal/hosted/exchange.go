@@ -89,7 +89,9 @@ func (f *Flow) Exchange(ctx context.Context, a app.App, clientID, code, redirect
 		f.Log.Warn("authorization code refused: it needs a second factor first", "client_id", clientID)
 		return session.Tokens{}, false, errInvalidCode()
 	}
-	if g.ClientID != clientID || row.AppID != a.ID || (checkRedirect && g.RedirectURI != redirectURI) {
+	// A code without a client (the login URL of a password reset, which names none) is for any
+	// client of its app.
+	if (g.ClientID != "" && g.ClientID != clientID) || row.AppID != a.ID || (checkRedirect && g.RedirectURI != redirectURI) {
 		f.Log.Warn("authorization code refused: wrong client or redirect_uri", "client_id", clientID)
 		return session.Tokens{}, false, errInvalidCode()
 	}
@@ -105,10 +107,13 @@ func (f *Flow) complete(ctx context.Context, a app.App, clientID string, row sto
 		return session.Tokens{}, false, err
 	}
 	tok, err := f.Sessions.Complete(ctx, session.Login{App: a, ClientID: clientID, User: u, Method: g.AMR, Resource: g.Resource,
-		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Uses: f.Codes.UsesHighEntropy(row),
+		Claims: g.Claims, ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Uses: g.uses(f.Codes.UsesHighEntropy(row)),
 		IDTokenOnly: g.ResponseType == "id_token", SessionID: g.SessionID})
 	if errors.Is(err, store.ErrUsed) {
 		return session.Tokens{}, false, errInvalidCode()
+	}
+	if errors.Is(err, store.ErrLocked) { // a password login's user got locked since its password step
+		return session.Tokens{}, false, apierr.Locked("Password login locked due to multiple failed attempts; try again later")
 	}
 	if err != nil {
 		return session.Tokens{}, false, err

@@ -20,8 +20,10 @@ import (
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
+	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
 )
 
@@ -46,6 +48,8 @@ type Flow struct {
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	Issuer   string
+	// Passwords checks passwords and issues reset tokens (nil: the password routes answer 501).
+	Passwords *password.Service
 }
 
 // StartRequest is the union of ApiSendLoginEmailInput, ApiSendOtpEmailRequestInput and
@@ -106,6 +110,10 @@ type grant struct {
 	// SessionID names the session a code made by the second factor of a require_mfa login
 	// stands for: its exchange mints that session's tokens (AMR is then "").
 	SessionID string `json:"session_id,omitempty"`
+	// PwFailures and PwRehash are what the password step of a hosted password login uses up
+	// when its code completes the login (see carry).
+	PwFailures *store.UseFailures       `json:"pw_failures,omitempty"`
+	PwRehash   *store.UsePasswordRehash `json:"pw_rehash,omitempty"`
 }
 
 // Channels of the hosted flow.

@@ -59,7 +59,7 @@ func (f *Flow) mfaStep(ctx context.Context, a app.App, row store.Code, g grant, 
 		return Redirection{}, err
 	}
 	login := session.Login{App: a, ClientID: g.ClientID, User: u, Method: g.AMR, Resource: g.Resource, Claims: g.Claims,
-		ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Uses: f.Codes.UsesHighEntropy(row)}
+		ApprovalData: g.ApprovalData, Nonce: g.Nonce, NewUser: created, Uses: g.uses(f.Codes.UsesHighEntropy(row))}
 	if sid := f.tiedSession(tie); sid != "" {
 		joined := login
 		joined.SessionID, joined.SaveOnly = sid, true
@@ -69,7 +69,7 @@ func (f *Flow) mfaStep(ctx context.Context, a app.App, row store.Code, g grant, 
 		case err == nil:
 			f.Metrics.Login("hosted_"+g.AMR, "ok")
 			return f.sessionRedirect(ctx, a, g, u, sid)
-		case errors.Is(err, store.ErrUsed):
+		case errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrLocked):
 			return Redirection{}, nil
 		case !errors.As(err, &ae):
 			return Redirection{}, err
@@ -78,7 +78,7 @@ func (f *Flow) mfaStep(ctx context.Context, a app.App, row store.Code, g grant, 
 	}
 	login.MFAPending = true
 	tok, err := f.Sessions.Complete(ctx, login)
-	if errors.Is(err, store.ErrUsed) {
+	if errors.Is(err, store.ErrUsed) || errors.Is(err, store.ErrLocked) {
 		return Redirection{}, nil
 	}
 	if err != nil {

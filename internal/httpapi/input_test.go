@@ -126,6 +126,23 @@ func jsonRoutes(userID string) []jsonRoute {
 		bodyShapeOnly(httpapi.AuthAdmin, "PUT /cis/v1/applications/{appId}/clients/{clientId}/resources", "/cis/v1/applications/app1/clients/c1/resources"),
 		bodyShapeOnly(httpapi.AuthAdmin, "POST /cis/v1/applications/{appId}/clients/{clientId}/secret", "/cis/v1/applications/app1/clients/c1/secret"),
 		bodyShapeOnlyPOST(httpapi.AuthAdmin, "/cis/v1/applications/signing-keys"),
+		// passwords (their field-level checks: internal/password's HTTP tests)
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/authenticate"),
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/auth/password/reset"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/validate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/register"),
+		bodyShapeOnly(httpapi.AuthUsers, "POST /cis/v1/users/{user_id}/password", "/cis/v1/users/"+userID+"/password"),
+		bodyShapeOnly(httpapi.AuthUsers, "PUT /cis/v1/users/{user_id}/password", "/cis/v1/users/"+userID+"/password"),
+		bodyShapeOnlyPOST(httpapi.AuthUser, "/cis/v1/users/me/password-credentials"),
+		// hosted passwords (their field-level checks: internal/hosted's password tests)
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/auth/password/login"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/email/link"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/link"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/email/otp"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/email/otp/validate"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/sms/otp"),
+		bodyShapeOnlyPOST(httpapi.AuthClient, "/cis/v1/auth/password/reset/sms/otp/validate"),
+		bodyShapeOnlyPOST(httpapi.AuthNone, "/cis/v1/auth/password/reset/password/validate"),
 	}
 }
 
@@ -134,13 +151,12 @@ func jsonRoutes(userID string) []jsonRoute {
 func TestJSONRoutesCoverEveryBodyRoute(t *testing.T) {
 	ts := sqliteServer(t)
 	// The token endpoint reads a form; logout reads nothing but its Bearer token.
-	// The not-implemented password and key-upload routes read nothing either.
+	// The not-implemented key-upload route reads nothing either.
 	// UserInfo, revocation and introspection read forms too (oidc_test.go checks their input).
 	formRoutes := map[string]bool{"POST /oidc/token": true, "POST /cis/v1/auth/logout": true,
 		"POST /cis/oidc/me": true, "POST /oidc/me": true, "POST /oidc/token/revocation": true, "POST /cis/oidc/token/revocation": true,
 		"POST /oidc/token/introspection": true, "POST /cis/oidc/token/introspection": true,
-		"POST /cis/v1/users/{user_id}/password": true, "PUT /cis/v1/users/{user_id}/password": true,
-		"POST /cis/v1/users/me/password-credentials": true, "POST /cis/v1/applications/signing-keys/upload": true,
+		"POST /cis/v1/applications/signing-keys/upload": true,
 		// the OIDC provider's browser endpoints read forms
 		"POST /cis/oidc/auth": true, "POST /oidc/auth": true, "POST /cis/oidc/login": true,
 		"POST /cis/oidc/session/end": true, "POST /oidc/session/end": true}

@@ -168,7 +168,7 @@ func TestOIDCDiscoveryInterop(t *testing.T) {
 		t.Errorf("token_endpoint %v jwks_uri %v", d["token_endpoint"], d["jwks_uri"])
 	}
 	for field, want := range map[string][]string{
-		"grant_types_supported":                 {"authorization_code", "client_credentials", "refresh_token"},
+		"grant_types_supported":                 {"authorization_code", "client_credentials", "password", "refresh_token"},
 		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
 		"subject_types_supported":               {"public"},
 	} {

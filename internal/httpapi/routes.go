@@ -74,6 +74,23 @@ func (s *Server) routes() []route {
 		{"GET " + hosted.RedirectPath, authNone, s.browserPage(h(s.hostedRedirect))},
 		{"POST /cis/v1/token", authNone, h(s.tokenExchange)},
 
+		// passwords (issue 22): backend login, reset by token, validate, register
+		{"POST /cis/v1/auth/password/authenticate", authClient, h(s.passwordAuthenticate)},
+		{"POST /cis/v1/auth/password/reset", authNone, h(s.passwordReset)},
+		{"POST /cis/v1/auth/password/validate", authClient, h(s.passwordValidate)},
+		{"POST /cis/v1/auth/password/register", authClient, h(s.passwordRegister)},
+
+		// hosted passwords (issue 22): login, and the starts of a reset
+		{"POST /cis/v1/auth/password/login", authNone, h(s.passwordLogin)},
+		{"POST /cis/v1/auth/password/reset/email/link", authClient, h(s.resetEmailLink)},
+		{"POST /cis/v1/auth/password/reset/link", authClient, h(s.resetLink)},
+		{"GET " + hosted.ResetRedirectPath, authNone, h(s.resetRedirect)},
+		{"POST /cis/v1/auth/password/reset/email/otp", authClient, s.resetOTP("email")},
+		{"POST /cis/v1/auth/password/reset/email/otp/validate", authClient, s.resetOTPValidate("email")},
+		{"POST /cis/v1/auth/password/reset/sms/otp", authClient, s.resetOTP("sms")},
+		{"POST /cis/v1/auth/password/reset/sms/otp/validate", authClient, s.resetOTPValidate("sms")},
+		{"POST /cis/v1/auth/password/reset/password/validate", authNone, h(s.resetPasswordValidate)},
+
 		// TOTP (seed 000): register (two aliases), authenticate, transaction signing, revoke
 		{"POST /cis/v1/users/me/totp", authUser, h(s.totpRegister)},
 		{"POST /cis/v1/auth/totp/register", authUser, h(s.totpRegister)},
@@ -117,9 +134,9 @@ func (s *Server) routes() []route {
 		{"DELETE /cis/v1/users/{user_id}/emails/{email}", authUsers, s.usersAccess(true, s.removeUserSecondary(user.IDEmail, "email"))},
 		{"DELETE /cis/v1/users/{user_id}/phone-numbers/{phone_number}", authUsers, s.usersAccess(true, s.removeUserSecondary(user.IDPhone, "phone_number"))},
 		{"DELETE /cis/v1/manage/users/{user_id}", authUsers, s.usersAccess(true, h(s.deleteUser))},
-		{"POST /cis/v1/users/{user_id}/password", authUsers, notImplemented("Password credentials")},
-		{"PUT /cis/v1/users/{user_id}/password", authUsers, notImplemented("Password credentials")},
-		{"POST /cis/v1/users/me/password-credentials", authUser, notImplemented("Password credentials")},
+		{"POST /cis/v1/users/{user_id}/password", authUsers, s.usersAccess(true, h(s.addUserPassword))},
+		{"PUT /cis/v1/users/{user_id}/password", authUsers, s.usersAccess(true, h(s.updateUserPassword))},
+		{"POST /cis/v1/users/me/password-credentials", authUser, h(s.addMyPassword)},
 		{"GET /cis/v1/users/me/device-keys", authUser, h(s.getDeviceKeys)},
 
 		// applications (applications.yml): admin tokens only

@@ -13,6 +13,7 @@ import (
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/signin"
 	"github.com/latch-auth/latch/internal/store"
@@ -41,8 +42,10 @@ type Server struct {
 	TOTP     *totp.Service
 	Hosted   *hosted.Flow
 	OIDC     *signin.Provider // Latch as an OpenID Connect provider: authorization, sign-in pages, logout
-	Dev      bool             // serve the dev outbox and demo
-	Web      http.Handler     // the dev outbox pages and the demo app (set when Dev is)
+	// Passwords keeps password credentials and serves password logins and resets.
+	Passwords *password.Service
+	Dev       bool         // serve the dev outbox and demo
+	Web       http.Handler // the dev outbox pages and the demo app (set when Dev is)
 	// MaxInFlight is how many requests may run at once before new ones are shed with a 503
 	// (see shed.go); 0: no limit.
 	MaxInFlight int

@@ -29,6 +29,13 @@ var startsFlow = map[string]bool{
 	"POST /cis/v1/auth/otp/sms":                true,
 	"POST /cis/v1/auth/totp/transaction/start": true,
 	"POST /cis/v1/users":                       true,
+	// hosted passwords: the login (its URL and code exchange follow) and the starts of a reset
+	"POST /cis/v1/auth/password/login":                   true,
+	"POST /cis/v1/auth/password/reset/email/link":        true,
+	"POST /cis/v1/auth/password/reset/link":              true,
+	"POST /cis/v1/auth/password/reset/email/otp":         true,
+	"POST /cis/v1/auth/password/reset/sms/otp":           true,
+	"POST /cis/v1/auth/password/reset/password/validate": true,
 }
 
 // neverShed are the routes every request of which runs, however busy the server is.

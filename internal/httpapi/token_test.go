@@ -138,7 +138,9 @@ func TestClientCredentials(t *testing.T) {
 			{"missing_client", ccForm("client_secret", sec), "", "", 401, "invalid_client", nil},
 			{"basic_not_decoded_twice", ccForm(), url.QueryEscape(percentEncodeAll(id)), url.QueryEscape(percentEncodeAll(sec)), 401, "invalid_client", nil},
 			{"missing_grant_type", url.Values{"client_id": {id}, "client_secret": {sec}}, "", "", 400, "invalid_request", nil},
-			{"unsupported_grant_password", ccForm("grant_type", "password", "client_id", id, "client_secret", sec, "username", "u", "password", "p"), "", "", 400, "unsupported_grant_type", nil},
+			// The password grant of an app that has not enabled passwords refuses the grant.
+			{"password_grant_disabled", ccForm("grant_type", "password", "client_id", id, "client_secret", sec, "username", "u", "password", "p"), "", "", 400, "invalid_grant", nil},
+			{"unsupported_grant_device_code", ccForm("grant_type", "urn:ietf:params:oauth:grant-type:device_code", "client_id", id, "client_secret", sec), "", "", 400, "unsupported_grant_type", nil},
 			{"unsupported_grant_unknown", ccForm("grant_type", "urn:example:nope"), id, sec, 400, "unsupported_grant_type", nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latch-auth/latch/internal/apierr"
 	"github.com/latch-auth/latch/internal/app"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/token"
 )
@@ -27,7 +28,29 @@ func (s *Server) grantTable() map[string]grantFunc {
 		"refresh_token": func(ctx context.Context, c store.Client, a app.App, form url.Values) (any, error) {
 			return s.Sessions.Refresh(ctx, a, c.ClientID, form.Get("refresh_token"))
 		},
+		"password": s.passwordGrant,
 	}
+}
+
+// passwordGrant is grant_type=password (Mosaic's PasswordRequest): the rules of the backend
+// password login; a refresh token only when scope asks for offline_access.
+func (s *Server) passwordGrant(ctx context.Context, c store.Client, a app.App, form url.Values) (any, error) {
+	scope := form.Get("scope")
+	if scope == "" {
+		scope = "openid"
+	}
+	tok, err := s.Passwords.Authenticate(ctx, a, c.ClientID, password.AuthenticateRequest{Username: form.Get("username"),
+		Password: form.Get("password"), UsernameType: form.Get("username_type"), Resource: form.Get("resource"),
+		NoRefresh: !slices.Contains(strings.Fields(scope), "offline_access")})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"access_token": tok.AccessToken, "id_token": tok.IDToken, "token_type": tok.TokenType,
+		"expires_in": tok.ExpiresIn, "scope": scope, "session_id": tok.SessionID}
+	if tok.RefreshToken != "" {
+		out["refresh_token"] = tok.RefreshToken
+	}
+	return out, nil
 }
 
 // oauthError is a token-endpoint error: RFC 6749 fields for OAuth clients, and Mosaic's
@@ -59,6 +82,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	resp, err := grant(r.Context(), c, a, form)
 	if err != nil {
 		var ae *apierr.Error
+		if errors.As(err, &ae) && ae.ResetToken != "" {
+			// A right password that must be replaced: Mosaic's 403 with its reset token.
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": "invalid_grant", "error_description": ae.Message,
+				"message": ae.Message, "error_code": http.StatusForbidden, "reset_token": ae.ResetToken})
+			return
+		}
 		if errors.As(err, &ae) && ae.Status < 500 {
 			// RFC 6749 §5.2: a grant the server refuses (unknown, used, or whose user may no longer
 			// log in) is a 400 invalid_grant; a malformed request is invalid_request.

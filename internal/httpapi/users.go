@@ -1,27 +1,75 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"github.com/latch-auth/latch/internal/apierr"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/store"
 	"github.com/latch-auth/latch/internal/user"
 )
 
+// createUserBody is ApiCreateUserInput: the user and, optionally, a password credential.
+type createUserBody struct {
+	user.Input
+	Credentials *password.CredentialInput
+}
+
+// UnmarshalJSON reads the user's fields and credentials separately, so that a field of the
+// wrong type is named as the request names it ("name.first_name", "credentials.password").
+func (b *createUserBody) UnmarshalJSON(raw []byte) error {
+	if err := json.Unmarshal(raw, &b.Input); err != nil {
+		return err
+	}
+	var c struct {
+		Credentials *password.CredentialInput `json:"credentials"`
+	}
+	err := json.Unmarshal(raw, &c)
+	b.Credentials = c.Credentials
+	return err
+}
+
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	var in user.Input
+	var in createUserBody
 	if err := decode(r, &in); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	in.AppID = principal(r).Claims.AppID
-	u, err := s.Users.Create(r.Context(), in)
+	var u store.User
+	var err error
+	if in.Credentials != nil {
+		var caller password.Caller
+		if caller, err = s.passwordCaller(r); err == nil {
+			u, err = s.Passwords.CreateUser(r.Context(), caller, in.Input, *in.Credentials)
+		}
+	} else {
+		u, err = s.Users.Create(r.Context(), in.Input)
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"result": user.API(u, in.AppID)})
+	s.writeUserWithPassword(w, r, http.StatusCreated, u)
+}
+
+// writeUserWithPassword writes a single user, with password_information when they have a password.
+func (s *Server) writeUserWithPassword(w http.ResponseWriter, r *http.Request, status int, u store.User) {
+	out := user.API(u, principal(r).Claims.AppID)
+	a, _, err := s.callerApp(r)
+	if err == nil {
+		var info map[string]any
+		if info, err = s.Passwords.Information(r.Context(), a, u.ID); info != nil {
+			out["password_information"] = info
+		}
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, status, map[string]any{"result": out})
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +84,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u, in.AppID)})
+	s.writeUserWithPassword(w, r, http.StatusOK, u)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +122,7 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, typ, identifi
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": user.API(u, principal(r).Claims.AppID)})
+	s.writeUserWithPassword(w, r, http.StatusOK, u)
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {

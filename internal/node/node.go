@@ -29,6 +29,7 @@ import (
 	"github.com/latch-auth/latch/internal/magiclink"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/signin"
@@ -94,6 +95,7 @@ type Node struct {
 	Hosted      *hosted.Flow
 	TOTP        *totp.Service
 	OIDC        *signin.Provider
+	Passwords   *password.Service
 	Sender      delivery.Sender
 	Delivery    map[string]string // what delivers each channel ("email", "sms"), without secrets
 	API         *httpapi.Server
@@ -208,22 +210,33 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	n.OIDC = &signin.Provider{Apps: n.Apps, Users: n.Users, Codes: n.Codes, Sessions: n.Sessions, TOTP: n.TOTP, Store: n.Store,
 		Sender: n.Sender, Box: n.Box, Signer: n.Signer, Clock: n.Clock, Log: n.Log.With("component", "oidc"), Metrics: n.Metrics, Issuer: n.Issuer}
 
+	hasher, err := password.NewHasher(password.DefaultParams, 0)
+	if err != nil {
+		return err
+	}
+	n.Passwords = &password.Service{Store: n.Store, Hasher: hasher, Apps: n.Apps, Users: n.Users, Sessions: n.Sessions,
+		Codes: n.Codes, Clock: n.Clock, Metrics: n.Metrics, Log: n.Log}
+	// The hosted flow checks passwords and issues reset tokens with the password service, and
+	// makes the login URL a reset with a redirect_uri answers.
+	n.Hosted.Passwords, n.Passwords.ResetURL = n.Passwords, n.Hosted.ResetURL
+
 	n.API = &httpapi.Server{
-		Log:      n.Log,
-		Metrics:  n.Metrics,
-		Store:    n.Store,
-		Apps:     n.Apps,
-		Users:    n.Users,
-		Tokens:   n.Signer,
-		Keys:     n.Keys,
-		Issuer:   n.Issuer,
-		Sessions: n.Sessions,
-		OTP:      n.OTP,
-		Links:    n.Links,
-		TOTP:     n.TOTP,
-		Hosted:   n.Hosted,
-		OIDC:     n.OIDC,
-		Dev:      cfg.Dev(),
+		Log:       n.Log,
+		Metrics:   n.Metrics,
+		Store:     n.Store,
+		Apps:      n.Apps,
+		Users:     n.Users,
+		Tokens:    n.Signer,
+		Keys:      n.Keys,
+		Issuer:    n.Issuer,
+		Sessions:  n.Sessions,
+		OTP:       n.OTP,
+		Links:     n.Links,
+		TOTP:      n.TOTP,
+		Hosted:    n.Hosted,
+		Passwords: n.Passwords,
+		OIDC:      n.OIDC,
+		Dev:       cfg.Dev(),
 		// MaxInFlight: the node serves HTTP with the limit operators set (serve's --max-in-flight).
 		MaxInFlight: cfg.MaxInFlight,
 	}

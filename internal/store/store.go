@@ -36,6 +36,7 @@ type Store interface {
 	TOTPs
 	RecoveryCodes
 	SSO
+	Passwords
 	// Prune deletes codes, challenges, refresh tokens and sessions expired more than grace before
 	// now, finished lockouts, and dev-outbox messages older than outboxAge; it returns how many
 	// rows went.

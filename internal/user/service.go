@@ -78,6 +78,8 @@ type Input struct {
 // Store is what the user service persists: users, and the ending of an inactive user's sessions.
 type Store interface {
 	store.Users
+	// GetPassword tells whether a user has a password (which lets them have neither email nor phone).
+	GetPassword(ctx context.Context, userID string) (store.PasswordCredential, error)
 	EndUserSessions(ctx context.Context, userID string, now time.Time) (int, error)
 	EndUserAppSessions(ctx context.Context, userID, appID string, now time.Time) (int, error)
 }
@@ -96,28 +98,42 @@ func NewService(s Store, c clock.Clock, tenant func(ctx context.Context) (string
 
 // Create validates in and creates a user (201), or returns the 400 or 409 the API answers.
 func (s *Service) Create(ctx context.Context, in Input) (store.User, error) {
+	u, err := s.Prepare(ctx, in, false)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return store.User{}, Conflict(err)
+	}
+	return u, nil
+}
+
+// Prepare validates in and returns the new user it describes, without storing it: for a
+// creation that stores the user with something else in one transaction (a password). A user
+// needs an email or a phone number, or — withPassword — a username or one of those.
+func (s *Service) Prepare(ctx context.Context, in Input, withPassword bool) (store.User, error) {
 	now := s.clock.Now()
 	tid, err := s.tenant(ctx)
 	if err != nil {
 		return store.User{}, err
 	}
 	u := store.User{ID: secret.NewID(), TenantID: tid, Status: StatusActive, CreatedAt: now, UpdatedAt: now, StatusChangeAt: now}
-	if in.Email == nil && in.PhoneNumber == nil {
-		return store.User{}, apierr.Invalid("email", "an email or a phone_number is required")
-	}
 	if err := apply(&u, in, now); err != nil {
 		return store.User{}, err
 	}
-	if u.Email == "" && u.Phone == "" {
+	switch {
+	case u.Email != "" || u.Phone != "":
+	case withPassword && u.Username != "":
+	case withPassword:
+		return store.User{}, apierr.Invalid("username", "a username, an email or a phone_number is required")
+	default:
 		return store.User{}, apierr.Invalid("email", "an email or a phone_number is required")
-	}
-	if err := s.store.CreateUser(ctx, u); err != nil {
-		return store.User{}, conflict(err)
 	}
 	return u, nil
 }
 
-func conflict(err error) error {
+// Conflict is the users API's 409 for store.ErrConflict (an identifier is taken), err otherwise.
+func Conflict(err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		return &apierr.Error{Status: 409, Message: "User with this email, phone number or username already exists", TSCode: "identifier_taken"}
 	}
@@ -272,14 +288,21 @@ func (s *Service) Update(ctx context.Context, id string, in Input) (store.User, 
 		return store.User{}, err
 	}
 	if u.Email == "" && u.Phone == "" {
-		return store.User{}, apierr.Invalid("email", "a user needs an email or a phone_number")
+		// A user who logs in with a password may have only a username.
+		_, perr := s.store.GetPassword(ctx, u.ID)
+		if perr != nil && !errors.Is(perr, store.ErrNotFound) {
+			return store.User{}, perr
+		}
+		if perr != nil || u.Username == "" {
+			return store.User{}, apierr.Invalid("email", "a user needs an email or a phone_number (or a username and a password)")
+		}
 	}
 	u.UpdatedAt = now
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return store.User{}, apierr.UserNotFound()
 		}
-		return store.User{}, conflict(err)
+		return store.User{}, Conflict(err)
 	}
 	if u.Status != StatusActive {
 		// A user who may not log in keeps no session: their refresh tokens and user access

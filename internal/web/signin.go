@@ -285,7 +285,7 @@ func (h *handler) linkSent(w http.ResponseWriter, r *http.Request) {
 // linkCallback serves GET /demo/callback: Latch's redirect with ?code=&state=. The code is
 // exchanged here, server-side, with the client secret.
 func (h *handler) linkCallback(w http.ResponseWriter, r *http.Request) {
-	if h.oidcCallback(w, r) {
+	if h.oidcCallback(w, r) || h.passwordCallback(w, r) { // the OIDC sign-in (oidc.go) or a step of the password sign-in (password.go)
 		return
 	}
 	q := r.URL.Query()

@@ -103,5 +103,8 @@ func LoginReads(engine string) map[string]PlannedRead {
 	for by, q := range q.userLoginTOTPs {
 		reads["user login totps by "+string(by)] = PlannedRead{q, []any{"a", "a", "totp", "user:", "x"}}
 	}
+	for by, q := range q.userPassword {
+		reads["user password by "+string(by)] = PlannedRead{q, []any{"a", "password", "user:", "x"}}
+	}
 	return reads
 }

@@ -69,6 +69,9 @@ func useOp(u store.Use, now time.Time) (op, error) {
 	case store.UseTOTPStep:
 		return must("accept step", store.ErrUsed, `UPDATE totp_authenticators SET last_step = ?, last_used_at = ?
 			WHERE id = ? AND last_step < ? AND activated_at > 0 AND revoked_at = 0`, u.Step, n, u.AuthenticatorID, u.Step), nil
+	case store.UsePasswordRehash:
+		// A change of password since the login read the hash wins: then nothing changes.
+		return exec("rehash password", `UPDATE passwords SET hash = ? WHERE user_id = ? AND hash = ?`, u.New, u.UserID, u.Old), nil
 	case store.UseFailures:
 		// The DELETE locks the row and returns its newest state; it is undone with everything
 		// else when the login is refused.

@@ -45,11 +45,11 @@ type DB struct {
 
 // queries are the joined login reads, by the column a user is found by.
 type queries struct {
-	userLatestCode, userLoginTOTPs map[store.UserBy]string
+	userLatestCode, userLoginTOTPs, userPassword map[store.UserBy]string
 }
 
 func newQueries(d dialect) queries {
-	return queries{userLatestCode: userLatestCodeQueries(d), userLoginTOTPs: userLoginTOTPsQueries(d)}
+	return queries{userLatestCode: userLatestCodeQueries(d), userLoginTOTPs: userLoginTOTPsQueries(d), userPassword: userPasswordQueries(d)}
 }
 
 // stmtCache holds one prepared statement per query text for the reader pool.

@@ -77,7 +77,7 @@ func (db *DB) UpdateUser(ctx context.Context, u store.User) error {
 
 // userDependents lists the tables whose rows belong to a user, deleted with it. Later migrations
 // add theirs here.
-var userDependents = []string{"codes", "sessions", "recovery_codes", "sso_members", "sso_sessions", "oidc_grants"}
+var userDependents = []string{"codes", "sessions", "recovery_codes", "sso_members", "sso_sessions", "oidc_grants", "passwords"}
 
 // DeleteUser deletes the user and every row that belongs to them, in one transaction.
 func (db *DB) DeleteUser(ctx context.Context, id string) error {

@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"access_token_revocation", testAccessTokenRevocation},
 		{"refresh_token_info_and_end", testRefreshTokenInfoAndEnd},
 		{"sso_sessions_and_grants", testSSO},
+		{"passwords", testPasswords},
+		{"password_reset_once", testPasswordReset},
 		{"prune_expired", testPrune},
 		{"prune_backlog_in_chunks", testPruneBacklog},
 	}
