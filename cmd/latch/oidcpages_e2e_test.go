@@ -17,7 +17,9 @@ import (
 
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/latchtest"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/store/storetest"
+	"github.com/latch-auth/latch/internal/user"
 )
 
 // TestScreenshotsOIDCPages walks Latch's own sign-in pages (the OpenID Connect provider's, at
@@ -181,8 +183,50 @@ func TestScreenshotsOIDCPages(t *testing.T) {
 			b.t.Fatalf("a bad redirect_uri sent the browser to %s", loc)
 		}
 		b.look("oidc-error")
+	}) && step("password_pages", func(b *firstBrowser) {
+		// An application with passwords and MFA: Grace's temporary password asks for her own,
+		// then a code at her email (she has no authenticator), then back to the app.
+		st := app.DefaultSettings()
+		st.PasswordEnabled, st.RequireMFA = true, true
+		redirect := stack.App.RedirectURIs[0] // served by the test, so the browser lands somewhere
+		files, err := stack.Apps.CreateApp(context.Background(), app.NewApp{Name: "Acme Files", RedirectURIs: []string{redirect}, Settings: st})
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		filesApp, err := stack.Apps.App(context.Background(), files.AppID)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		const grace = "grace.hopper@example.com"
+		if _, err := stack.Passwords.CreateUser(context.Background(), password.Caller{App: filesApp}, user.Input{Email: ptr(grace)},
+			password.CredentialInput{Password: "welcome aboard 2026 cobalt"}); err != nil {
+			b.t.Fatal(err)
+		}
+		fc := &oauth2.Config{ClientID: files.ClientID, RedirectURL: redirect, Scopes: []string{"openid", "email"},
+			Endpoint: oauth2.Endpoint{AuthURL: stack.URL + "/cis/oidc/auth"}}
+		b.navigate(fc.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		b.heading("Sign in to Acme Files")
+		b.shows("main", "Email me a code", "Sign in with password")
+		b.look("oidc-signin-password")
+		b.press("password", map[string]string{"username": grace, "password": "not her password at all"})
+		b.shows("#password-error", "That username or password is not right.")
+		b.press("password", map[string]string{"username": grace, "password": "welcome aboard 2026 cobalt"})
+		b.heading("Choose a new password")
+		b.press("new_password", map[string]string{"new_password": "short"})
+		b.shows("#new_password-error", "at least 15 characters")
+		b.look("oidc-new-password")
+		b.press("new_password", map[string]string{"new_password": "tidal compass for 9 orchids"})
+		b.heading("Enter your code")
+		b.shows("main", "Your password is right", grace)
+		b.look("oidc-password-code")
+		b.press("verify", map[string]string{"code": storeCode(b.t, stack, grace)})
+		if loc := b.location(); !strings.HasPrefix(loc, redirect+"?code=") {
+			b.t.Errorf("after the password and the code the browser is at %s, want the redirect URI with a code", loc)
+		}
 	})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func (b *firstBrowser) navigate(u string) {
 	b.t.Helper()

@@ -46,7 +46,8 @@ type Settings struct {
 	// "full" (Mosaic's default). An admin token may always manage users.
 	Users string `json:"users"`
 	// SignInMethods are the methods Latch's own sign-in pages (the OIDC provider) offer, comma
-	// separated: email_otp, magic_link, sms (all three by default).
+	// separated: email_otp, magic_link, sms, password (all four by default; password only shows
+	// once PasswordEnabled).
 	SignInMethods string `json:"signin_methods"`
 	// MFAWhenEnrolled makes those pages ask a user who has an authenticator (TOTP) for it
 	// after the first factor, even when the app does not require MFA of everyone.
@@ -80,10 +81,15 @@ const (
 	SignInEmailOTP  = "email_otp"
 	SignInMagicLink = "magic_link"
 	SignInSMS       = "sms"
+	SignInPassword  = "password" // offered only while PasswordEnabled
 )
 
-// SignsInWith reports whether Latch's sign-in pages offer method for the app.
+// SignsInWith reports whether Latch's sign-in pages offer method for the app: a listed method,
+// and for passwords only while the app has them enabled.
 func (s Settings) SignsInWith(method string) bool {
+	if method == SignInPassword && !s.PasswordEnabled {
+		return false
+	}
 	for _, m := range strings.Split(s.SignInMethods, ",") {
 		if strings.TrimSpace(m) == method {
 			return true
@@ -176,7 +182,7 @@ func (s Settings) withDefaults() Settings {
 		s.Users = UsersFull
 	}
 	if strings.TrimSpace(s.SignInMethods) == "" {
-		s.SignInMethods = SignInEmailOTP + "," + SignInMagicLink + "," + SignInSMS
+		s.SignInMethods = SignInEmailOTP + "," + SignInMagicLink + "," + SignInSMS + "," + SignInPassword
 	}
 	s.TOTPAlgorithm = strings.ToUpper(s.TOTPAlgorithm)
 	return s
@@ -236,9 +242,9 @@ func (s Settings) Validate() (string, string) {
 			break // the default: all of them
 		}
 		switch strings.TrimSpace(m) {
-		case SignInEmailOTP, SignInMagicLink, SignInSMS:
+		case SignInEmailOTP, SignInMagicLink, SignInSMS, SignInPassword:
 		default:
-			return "signin_methods", "must be a comma-separated list of email_otp, magic_link and sms"
+			return "signin_methods", "must be a comma-separated list of email_otp, magic_link, sms and password"
 		}
 	}
 	if s.BrandPrimaryColor != "" && !hexColour.MatchString(s.BrandPrimaryColor) {

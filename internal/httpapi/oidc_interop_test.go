@@ -169,7 +169,7 @@ func TestOIDCDiscoveryInterop(t *testing.T) {
 	}
 	for field, want := range map[string][]string{
 		"grant_types_supported":                 {"authorization_code", "client_credentials", "password", "refresh_token"},
-		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+		"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "none"},
 		"subject_types_supported":               {"public"},
 	} {
 		if got := list(field); !slices.Equal(got, want) {

@@ -642,9 +642,9 @@ func TestDiscoveryOIDCProvider(t *testing.T) {
 		"prompt_values_supported":                       {"none", "login", "consent"},
 		"acr_values_supported":                          {"mfa"},
 		"scopes_supported":                              {"openid", "email", "phone", "offline_access"},
-		"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
-		"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post"},
+		"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "none"},
 		"subject_types_supported":                       {"public"},
 	}
 	for field, want := range lists {

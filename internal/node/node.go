@@ -207,9 +207,6 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	n.TOTP = totp.NewService(totp.Deps{Store: n.Store, Users: n.Users, Sessions: n.Sessions, Box: n.Box, Clock: n.Clock,
 		Rand: rand.Reader, Log: n.Log, Metrics: n.Metrics})
 
-	n.OIDC = &signin.Provider{Apps: n.Apps, Users: n.Users, Codes: n.Codes, Sessions: n.Sessions, TOTP: n.TOTP, Store: n.Store,
-		Sender: n.Sender, Box: n.Box, Signer: n.Signer, Clock: n.Clock, Log: n.Log.With("component", "oidc"), Metrics: n.Metrics, Issuer: n.Issuer}
-
 	hasher, err := password.NewHasher(password.DefaultParams, 0)
 	if err != nil {
 		return err
@@ -219,6 +216,9 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	// The hosted flow checks passwords and issues reset tokens with the password service, and
 	// makes the login URL a reset with a redirect_uri answers.
 	n.Hosted.Passwords, n.Passwords.ResetURL = n.Passwords, n.Hosted.ResetURL
+
+	n.OIDC = &signin.Provider{Apps: n.Apps, Users: n.Users, Codes: n.Codes, Sessions: n.Sessions, TOTP: n.TOTP, Passwords: n.Passwords, Store: n.Store,
+		Sender: n.Sender, Box: n.Box, Signer: n.Signer, Clock: n.Clock, Log: n.Log.With("component", "oidc"), Metrics: n.Metrics, Issuer: n.Issuer}
 
 	n.API = &httpapi.Server{
 		Log:       n.Log,

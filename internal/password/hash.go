@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -52,6 +53,7 @@ type Hasher struct {
 	params Params
 	slots  chan struct{}
 	dummy  string // a hash of a random password, verified when the user is unknown
+	runs   atomic.Int64
 }
 
 // NewHasher returns a Hasher making hashes with p (zero: DefaultParams) and running at most
@@ -115,8 +117,13 @@ func (h *Hasher) key(ctx context.Context, p Params, salt, pw []byte) ([]byte, er
 		return nil, err
 	}
 	defer h.release()
+	h.runs.Add(1)
 	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, p.KeyLen), nil
 }
+
+// Runs is how many argon2id computations the Hasher has done for Hash, Verify and VerifyDummy:
+// the work an answer cost, which tests compare between a wrong password and an unknown user.
+func (h *Hasher) Runs() int64 { return h.runs.Load() }
 
 // encode hashes pw with salt and returns the PHC string; it does not take a slot (construction).
 func (h *Hasher) encode(p Params, salt, pw []byte) string {

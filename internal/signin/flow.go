@@ -23,11 +23,12 @@ import (
 
 // Steps of a sign-in on the pages.
 const (
-	stepStart    = "start"    // choose a method, enter the email or phone number
-	stepCode     = "code"     // enter the code that was sent
-	stepLink     = "link"     // the link was emailed: open it
-	stepTOTP     = "totp"     // the second factor: a code of the authenticator app
-	stepRecovery = "recovery" // the second factor: a recovery code
+	stepStart       = "start"        // choose a method, enter the email or phone number
+	stepCode        = "code"         // enter the code that was sent
+	stepLink        = "link"         // the link was emailed: open it
+	stepTOTP        = "totp"         // the second factor: a code of the authenticator app
+	stepRecovery    = "recovery"     // the second factor: a recovery code
+	stepNewPassword = "new_password" // a temporary or expired password is replaced before signing in
 )
 
 // maxForm bounds a sign-in form.
@@ -38,20 +39,27 @@ const maxForm = 32 << 10
 // server-side state of their own: every rule that must hold (single use, lockouts, send limits,
 // the second factor) is kept by the services, whatever flow a browser presents.
 type flow struct {
-	Req     authRequest `json:"q"`
-	Browser string      `json:"b"`
-	Step    string      `json:"s"`
-	Method  string      `json:"m,omitempty"` // app.SignInEmailOTP, SignInMagicLink, SignInSMS
-	Email   string      `json:"e,omitempty"`
-	Phone   string      `json:"ph,omitempty"`
-	UserID  string      `json:"u,omitempty"` // "" for an unknown address (sign-up, or nothing sent)
-	Signup  bool        `json:"su,omitempty"`
-	Sent    bool        `json:"sent,omitempty"` // a code or link was really sent (false for an unknown address)
-	SentAt  int64       `json:"at,omitempty"`   // unix ms of the last send, for the 30 s resend wait
-	Session string      `json:"sid,omitempty"`  // the app session waiting for its second factor
-	SSO     string      `json:"sso,omitempty"`  // the single sign-on session this sign-in steps up
-	NewUser bool        `json:"nu,omitempty"`   // the sign-in created the user
-	Expires int64       `json:"x"`
+	Req      authRequest `json:"q"`
+	Browser  string      `json:"b"`
+	Step     string      `json:"s"`
+	Method   string      `json:"m,omitempty"`  // app.SignInEmailOTP, SignInMagicLink, SignInSMS, SignInPassword
+	Username string      `json:"un,omitempty"` // what was typed in the password form's username field
+	Email    string      `json:"e,omitempty"`
+	Phone    string      `json:"ph,omitempty"`
+	UserID   string      `json:"u,omitempty"` // "" for an unknown address (sign-up, or nothing sent)
+	Signup   bool        `json:"su,omitempty"`
+	Sent     bool        `json:"sent,omitempty"` // a code or link was really sent (false for an unknown address)
+	SentAt   int64       `json:"at,omitempty"`   // unix ms of the last send, for the 30 s resend wait
+	Session  string      `json:"sid,omitempty"`  // the app session waiting for its second factor
+	SSO      string      `json:"sso,omitempty"`  // the single sign-on session this sign-in steps up
+	NewUser  bool        `json:"nu,omitempty"`   // the sign-in created the user
+	// Second: the code step is the second factor of a password sign-in (a code sent to the
+	// user's own email or phone), joining Session.
+	Second bool `json:"2f,omitempty"`
+	// Reset is the reset token of a right but temporary or expired password, used by the
+	// new-password step (the flow is encrypted).
+	Reset   string `json:"rt,omitempty"`
+	Expires int64  `json:"x"`
 }
 
 const flowAD = "signin-flow"
@@ -115,6 +123,10 @@ func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
 	switch action := form.Get("action"); action {
 	case "send_email_otp", "send_magic_link", "send_sms":
 		p.send(w, r, a, f, action[len("send_"):], form)
+	case "password":
+		p.password(w, r, a, f, form)
+	case "new_password":
+		p.newPassword(w, r, a, f, form.Get("new_password"))
 	case "resend":
 		p.resend(w, r, a, f)
 	case "verify":
@@ -142,7 +154,7 @@ func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
 			p.render(w, r, a, f, http.StatusOK, pageData{})
 			return
 		}
-		p.render(w, r, a, flow{Req: f.Req, Browser: f.Browser, Step: stepStart, Email: f.Email, Phone: f.Phone}, http.StatusOK, pageData{})
+		p.render(w, r, a, flow{Req: f.Req, Browser: f.Browser, Step: stepStart, Email: f.Email, Phone: f.Phone, Username: f.Username}, http.StatusOK, pageData{})
 	case "cancel":
 		p.respondError(w, r, a, f.Req, &authError{"access_denied", "the user cancelled the sign-in"})
 	default:
@@ -161,7 +173,7 @@ func (p *Provider) send(w http.ResponseWriter, r *http.Request, a app.App, f flo
 		p.render(w, r, a, f, http.StatusBadRequest, pageData{Notice: "This app does not offer that way to sign in."})
 		return
 	}
-	next := flow{Req: f.Req, Browser: f.Browser, Method: method, Email: f.Email, Phone: f.Phone}
+	next := flow{Req: f.Req, Browser: f.Browser, Method: method, Email: f.Email, Phone: f.Phone, Username: f.Username}
 	if method == app.SignInSMS {
 		ph, problem := user.NormalizePhone(form.Get("phone"))
 		if problem != "" {
@@ -217,7 +229,7 @@ func (p *Provider) send(w http.ResponseWriter, r *http.Request, a app.App, f flo
 
 // resend sends a new code or link to the same address, at most once every ResendWait.
 func (p *Provider) resend(w http.ResponseWriter, r *http.Request, a app.App, f flow) {
-	if f.Session != "" || (f.Step != stepCode && f.Step != stepLink) {
+	if (f.Session != "" && !f.Second) || (f.Step != stepCode && f.Step != stepLink) {
 		p.render(w, r, a, f, http.StatusBadRequest, pageData{})
 		return
 	}
@@ -339,7 +351,7 @@ func amrOf(method string) string {
 
 // verify checks a typed code and, when it is right, completes the first factor.
 func (p *Provider) verify(w http.ResponseWriter, r *http.Request, a app.App, f flow, code string) {
-	if f.Step != stepCode || f.Session != "" {
+	if f.Step != stepCode || (f.Session != "") != f.Second {
 		p.render(w, r, a, f, http.StatusBadRequest, pageData{})
 		return
 	}
@@ -363,6 +375,10 @@ func (p *Provider) verify(w http.ResponseWriter, r *http.Request, a app.App, f f
 	u, err := p.userFor(ctx, f)
 	if err != nil {
 		p.codeError(w, r, a, f, err)
+		return
+	}
+	if f.Second {
+		p.secondCode(w, r, a, f, u, p.Codes.Uses(check, row), func() { p.Codes.Succeeded(ctx, check, lock) })
 		return
 	}
 	p.firstFactor(w, r, a, f, u, amrOf(f.Method), p.Codes.Uses(check, row), func() { p.Codes.Succeeded(ctx, check, lock) })
@@ -428,7 +444,10 @@ func (p *Provider) firstFactor(w http.ResponseWriter, r *http.Request, a app.App
 		p.fail(w, r, err)
 		return
 	}
-	if need && !enrolled {
+	// A password sign-in of a user without an authenticator takes a code sent to the user's
+	// own email (or phone) as its second factor, as Mosaic's password + OTP does.
+	codeSecond := need && !enrolled && f.Method == app.SignInPassword && (u.Email != "" || u.Phone != "")
+	if need && !enrolled && !codeSecond {
 		p.noSecondFactor(w, r, a, f.Req)
 		return
 	}
@@ -445,6 +464,10 @@ func (p *Provider) firstFactor(w http.ResponseWriter, r *http.Request, a app.App
 	p.markVerified(ctx, f, u)
 	f.NewUser = f.UserID == "" && f.Signup
 	f.UserID = u.ID
+	if codeSecond {
+		p.sendSecondCode(w, r, a, f, u, tok.SessionID)
+		return
+	}
 	if need {
 		f.Step, f.Session = stepTOTP, tok.SessionID
 		p.render(w, r, a, f, http.StatusOK, pageData{})
@@ -457,6 +480,7 @@ func (p *Provider) firstFactor(w http.ResponseWriter, r *http.Request, a app.App
 func (p *Provider) markVerified(ctx context.Context, f flow, u store.User) {
 	var err error
 	switch {
+	case f.Method == app.SignInPassword: // a password proves no address
 	case f.Method == app.SignInSMS && !u.PhoneVerified:
 		err = p.Users.Verify(ctx, u.ID, user.IDPhone, f.Phone)
 	case f.Method != app.SignInSMS && !u.EmailVerified:

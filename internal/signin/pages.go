@@ -34,7 +34,7 @@ func mustRead(name string) string {
 
 var templates = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, name := range []string{stepStart, stepCode, stepLink, stepTOTP, stepRecovery, "message", "form_post", "logout"} {
+	for _, name := range []string{stepStart, stepCode, stepLink, stepTOTP, stepRecovery, stepNewPassword, "message", "form_post", "logout"} {
 		out[name] = template.Must(template.New(name).ParseFS(files, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return out
@@ -67,6 +67,10 @@ type pageData struct {
 	Cancel   bool
 	Confirm  string // the sign-out confirmation's token
 	Signup   bool   // a new address signs up
+	Password bool   // the app offers the password method
+	Username string // the password form's username field
+	Second   bool   // the code page is the second factor of a password sign-in
+	MinLen   int    // the app's minimum password length (the new-password page)
 }
 
 // luminance is the WCAG relative luminance of a #rrggbb colour.
@@ -170,7 +174,11 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, a app.App, f f
 	d.EmailOTP = a.Settings.SignsInWith(app.SignInEmailOTP)
 	d.Link = a.Settings.SignsInWith(app.SignInMagicLink)
 	d.SMS = a.Settings.SignsInWith(app.SignInSMS)
-	d.Email, d.Phone = f.Email, f.Phone
+	d.Password = p.Passwords != nil && a.Settings.SignsInWith(app.SignInPassword)
+	d.Email, d.Phone, d.Second, d.MinLen = f.Email, f.Phone, f.Second, a.Settings.PasswordMinLength
+	if d.Username = f.Username; d.Username == "" {
+		d.Username = f.Email // login_hint's email prefills the username field too
+	}
 	d.Signup = a.AllowSignup && f.Req.Signup
 	d.Digits = a.Settings.OTPLength
 	if f.Method == app.SignInSMS {
@@ -192,6 +200,8 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, a app.App, f f
 		d.Title, d.Digits = "Two-step verification", a.Settings.TOTPDigits
 	case stepRecovery:
 		d.Title = "Use a recovery code"
+	case stepNewPassword:
+		d.Title = "Choose a new password"
 	default:
 		d.Title = "Sign in"
 	}

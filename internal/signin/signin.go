@@ -31,6 +31,7 @@ import (
 	"github.com/latch-auth/latch/internal/delivery"
 	"github.com/latch-auth/latch/internal/metrics"
 	"github.com/latch-auth/latch/internal/otp"
+	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/secret"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
@@ -79,14 +80,16 @@ type Provider struct {
 	Codes    *otp.Codes
 	Sessions *session.Service
 	TOTP     *totp.Service
-	Store    Store
-	Sender   delivery.Sender
-	Box      *secret.Box
-	Signer   *token.Signer
-	Clock    clock.Clock
-	Log      *slog.Logger
-	Metrics  *metrics.Metrics
-	Issuer   string
+	// Passwords checks the password method of the pages (for apps with password_enabled).
+	Passwords *password.Service
+	Store     Store
+	Sender    delivery.Sender
+	Box       *secret.Box
+	Signer    *token.Signer
+	Clock     clock.Clock
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics
+	Issuer    string
 }
 
 // Scopes Latch grants; others are accepted and ignored (OIDC Core §3.1.2.1).

@@ -16,9 +16,12 @@ const (
 // really serves, claims the claims Latch puts in ID tokens and UserInfo, and algs the algorithms
 // of the published keys, so the document never promises more than the server does.
 func Discovery(issuer string, grants, claims, algs []string) map[string]any {
-	// A client authenticates at the token, revocation and introspection endpoints alike (public
-	// clients, when they exist, add "none" to the first two; introspection always needs a secret).
+	// A confidential client authenticates with its secret at the token, revocation and
+	// introspection endpoints; a public client (latch client create --public) sends only its
+	// client_id ("none") to the first two, with PKCE at the token endpoint; introspection always
+	// needs a secret.
 	secretAuth := []string{"client_secret_basic", "client_secret_post"}
+	publicAuth := []string{"client_secret_basic", "client_secret_post", "none"}
 	return map[string]any{
 		"issuer":                                        issuer,
 		"authorization_endpoint":                        issuer + AuthorizationPath,
@@ -33,8 +36,8 @@ func Discovery(issuer string, grants, claims, algs []string) map[string]any {
 		"response_modes_supported":                      []string{"query", "form_post"},
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         algs,
-		"token_endpoint_auth_methods_supported":         secretAuth,
-		"revocation_endpoint_auth_methods_supported":    secretAuth,
+		"token_endpoint_auth_methods_supported":         publicAuth,
+		"revocation_endpoint_auth_methods_supported":    publicAuth,
 		"introspection_endpoint_auth_methods_supported": secretAuth,
 		"code_challenge_methods_supported":              []string{"S256"},
 		"prompt_values_supported":                       []string{"none", "login", "consent"},
