@@ -372,7 +372,7 @@ func (r *runner) parallel(ctx context.Context, label string, n, workers int, fn 
 				if i >= n {
 					return
 				}
-				if err := fn(ctx, c, i); err != nil {
+				if err := retryShed(ctx, func() error { return fn(ctx, c, i) }); err != nil {
 					cancel(err)
 					return
 				}
@@ -394,6 +394,29 @@ func (r *runner) parallel(ctx context.Context, label string, n, workers int, fn 
 			return nil
 		case <-tick.C:
 			r.logf("%s: %d/%d", label, done.Load(), n)
+		}
+	}
+}
+
+// setupShedRetries bounds how often setup retries a step the server shed (503), shedWait apart.
+const setupShedRetries = 30
+
+var shedWait = time.Second
+
+// retryShed runs a setup step, and again after a second (the server's Retry-After) while the
+// server sheds it with 503 service_unavailable: a server started with a small --max-in-flight
+// sheds setup's parallel requests, which are not what is measured.
+func retryShed(ctx context.Context, step func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := step()
+		var oe *opError
+		if attempt >= setupShedRetries || !errors.As(err, &oe) || !strings.HasPrefix(oe.key, "503") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(shedWait):
 		}
 	}
 }

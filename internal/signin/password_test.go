@@ -1,12 +1,14 @@
 package signin_test
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/latchtest"
 )
 
@@ -211,5 +213,35 @@ func TestTemporaryPasswordOnThePages(t *testing.T) {
 			t.Fatalf("the temporary password still works: %d %s", w.Status, w.Body)
 		}
 		e.callback(t, e.browser(t).signInWithPassword(e.request(e.ClientID), username, newPassword))
+	})
+}
+
+// TestPasswordSSO: a password sign-in is a single sign-on session for the apps that enable
+// passwords, but an app that has not enabled them asks for one of its own methods (and
+// prompt=none answers login_required there).
+func TestPasswordSSO(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+		_, username, _ := e.passwordUser(t, "sso", false)
+		other, err := e.Apps.CreateApp(context.Background(), app.NewApp{Name: "No Passwords", RedirectURIs: []string{e.redirect}, Settings: app.DefaultSettings()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser(t)
+		e.callback(t, b.signInWithPassword(e.request(e.ClientID), username, pagePassword))
+
+		// Another client of the same app: signed in at once.
+		c := e.newClient(t)
+		q := e.request(c.ClientID, "prompt", "none")
+		if back := e.callback(t, b.authorize(q)); back.Get("code") == "" {
+			t.Fatalf("SSO to a second client of the password app: %v", back)
+		}
+		// The app without passwords: login_required with prompt=none, the pages otherwise.
+		if back := e.callback(t, b.authorize(e.request(other.ClientID, "prompt", "none"))); back.Get("error") != "login_required" {
+			t.Fatalf("prompt=none at an app without passwords: %v", back)
+		}
+		if p := b.authorize(e.request(other.ClientID)); p.Status != 200 || !strings.Contains(p.Body, "Sign in to No Passwords") {
+			t.Fatalf("the app without passwords: %d %s", p.Status, p.Body)
+		}
 	})
 }

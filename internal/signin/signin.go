@@ -336,6 +336,11 @@ func (p *Provider) begin(w http.ResponseWriter, r *http.Request, a app.App, q au
 	if ok && q.MaxAge >= 0 && now.Sub(sso.AuthTime) > time.Duration(q.MaxAge)*time.Second {
 		ok = false
 	}
+	if ok && passwordOnly(sso.AMR) && !a.Settings.SignsInWith(app.SignInPassword) {
+		// An app that has not enabled passwords never lets a password alone in, not even
+		// through another app's sign-in: the person signs in with one of its own methods.
+		ok = false
+	}
 	if !ok {
 		if q.prompt("none") {
 			p.respondError(w, r, a, q, &authError{"login_required", "the user is not signed in"})
@@ -375,6 +380,16 @@ func (p *Provider) begin(w http.ResponseWriter, r *http.Request, a app.App, q au
 		return
 	}
 	p.finish(w, r, a, flow{Req: q, Browser: binding, UserID: u.ID, SSO: sso.ID}, u, tok.SessionID)
+}
+
+// passwordOnly reports whether a sign-in's methods are a password and nothing else.
+func passwordOnly(amr []string) bool {
+	for _, m := range amr {
+		if m != password.AMR {
+			return false
+		}
+	}
+	return len(amr) > 0
 }
 
 // currentSSO returns the browser's live single sign-on session and its active user.
