@@ -217,7 +217,7 @@ func TestScreenshotsOIDCPages(t *testing.T) {
 		b.look("oidc-new-password")
 		b.press("new_password", map[string]string{"new_password": "tidal compass for 9 orchids"})
 		b.heading("Enter your code")
-		b.shows("main", "Your password is right", grace)
+		b.shows("main", "Your password is right", "g\u2022\u2022\u2022@example.com") // masked: only a password proved so far
 		b.look("oidc-password-code")
 		b.press("verify", map[string]string{"code": storeCode(b.t, stack, grace)})
 		if loc := b.location(); !strings.HasPrefix(loc, redirect+"?code=") {

@@ -454,6 +454,12 @@ func (p *Provider) firstFactor(w http.ResponseWriter, r *http.Request, a app.App
 	tok, err := p.Sessions.Complete(ctx, session.Login{App: a, ClientID: f.Req.ClientID, User: u, Method: amr, Uses: uses,
 		MFAPending: need, SaveOnly: !need, Scope: f.Req.Scope, NewUser: f.UserID == "" && f.Signup})
 	if err != nil {
+		if f.Method == app.SignInPassword {
+			// A right password refused after all (a lockout that began meanwhile, a user
+			// disabled): said at the password field, as a wrong one is.
+			p.passwordError(w, r, a, f, err)
+			return
+		}
 		p.codeError(w, r, a, f, err)
 		return
 	}

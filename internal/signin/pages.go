@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/latch-auth/latch/internal/app"
 )
@@ -186,6 +187,11 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, a app.App, f f
 	} else {
 		d.Sent = f.Email
 	}
+	if f.Second {
+		// The address was not typed by this person, who has proved only a password so far:
+		// enough of it to recognise, not enough to learn it.
+		d.Sent = maskAddress(d.Sent)
+	}
 	if left := p.resendWait(f); f.SentAt > 0 && left > 0 {
 		d.Wait = int(math.Ceil(left.Seconds()))
 	}
@@ -236,4 +242,18 @@ func (p *Provider) FormPostScript(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Write([]byte(formPostScript))
+}
+
+// maskAddress shows an email address as its first character and its domain (a•••@example.com)
+// and a phone number as its last four digits (•••0123).
+func maskAddress(s string) string {
+	const dots = "\u2022\u2022\u2022"
+	if at := strings.LastIndexByte(s, '@'); at > 0 {
+		first, _ := utf8.DecodeRuneInString(s)
+		return string(first) + dots + s[at:]
+	}
+	if len(s) > 4 {
+		return dots + s[len(s)-4:]
+	}
+	return dots
 }

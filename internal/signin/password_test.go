@@ -145,8 +145,10 @@ func TestPasswordSecondFactor(t *testing.T) {
 		b := e.browser(t)
 		q := e.request(e.ClientID)
 		p := b.signInWithPassword(q, username, pagePassword)
-		if p.Status != 200 || !strings.Contains(p.Body, "Your password is right") || !strings.Contains(p.Body, email) ||
-			strings.Contains(p.Body, `value="restart"`) {
+		// The address is shown masked: so far this person has proved only a password.
+		masked := email[:1] + "\u2022\u2022\u2022" + email[strings.LastIndex(email, "@"):]
+		if p.Status != 200 || !strings.Contains(p.Body, "Your password is right") || !strings.Contains(p.Body, masked) ||
+			strings.Contains(p.Body, email) || strings.Contains(p.Body, `value="restart"`) {
 			t.Fatalf("code page after the password: %d %s", p.Status, p.Body)
 		}
 		if w := b.act(p, "verify", "code", "000000"); w.Status != 400 || !strings.Contains(w.Body, `aria-describedby="code-error"`) {
@@ -242,6 +244,68 @@ func TestPasswordSSO(t *testing.T) {
 		}
 		if p := b.authorize(e.request(other.ClientID)); p.Status != 200 || !strings.Contains(p.Body, "Sign in to No Passwords") {
 			t.Fatalf("the app without passwords: %d %s", p.Status, p.Body)
+		}
+	})
+}
+
+// TestSSOMethodsDoNotAddUpToMFA: two one-factor sign-ins in one browser (an email code, later a
+// password with prompt=login) do not make the browser's session a two-factor one: an app asking
+// for MFA still gets the user's authenticator, as a fresh browser does.
+func TestSSOMethodsDoNotAddUpToMFA(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+		email, username, uid := e.passwordUser(t, "merge", false)
+		code, _ := e.enrol(t, uid)
+		b := e.browser(t)
+		e.signInByEmailCode(t, b, e.request(e.ClientID), email)
+		e.callback(t, b.signInWithPassword(e.request(e.ClientID, "prompt", "login"), username, pagePassword))
+
+		q := e.request(e.ClientID, "acr_values", "mfa")
+		p := b.authorize(q)
+		if p.Status != 200 || !strings.Contains(p.Body, "Two-step verification") {
+			t.Fatalf("acr_values=mfa after an email code and a password: %d %s %s", p.Status, p.Location, p.Body)
+		}
+		back := e.callback(t, b.act(p, "totp", "totp", code()))
+		r := e.exchange(t, e.ClientID, e.ClientSecret, back.Get("code"), q.verifier)
+		id := latchtest.Claims(t, r.String("id_token"))
+		if r.Status != 200 || id["acr"] != "mfa" || !slices.Contains(amrOf(t, r.String("id_token")), any("totp")) {
+			t.Fatalf("step-up: %d %v", r.Status, id)
+		}
+	})
+}
+
+// TestSSOStepUpWithoutAuthenticator: a browser signed in with one factor meets an app that
+// requires MFA and signs in with passwords; the user has no authenticator, so instead of a refusal
+// the pages ask for the password, then a code to the user's own email, as a fresh browser does.
+func TestSSOStepUpWithoutAuthenticator(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+		email, username, _ := e.passwordUser(t, "stepup", false)
+		s := app.DefaultSettings()
+		s.PasswordEnabled, s.RequireMFA = true, true
+		mfaApp, err := e.Apps.CreateApp(context.Background(), app.NewApp{Name: "MFA App", RedirectURIs: []string{e.redirect}, Settings: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser(t)
+		e.callback(t, b.signInWithPassword(e.request(e.ClientID), username, pagePassword))
+
+		if back := e.callback(t, b.authorize(e.request(mfaApp.ClientID, "prompt", "none"))); back.Get("error") != "interaction_required" {
+			t.Fatalf("prompt=none: %v", back)
+		}
+		q := e.request(mfaApp.ClientID)
+		p := b.authorize(q)
+		if p.Status != 200 || !strings.Contains(p.Body, "asks for your password and a code") || !strings.Contains(p.Body, `value="`+username+`"`) {
+			t.Fatalf("step-up without an authenticator: %d %s %s", p.Status, p.Location, p.Body)
+		}
+		p = b.signInWithPassword(q, username, pagePassword)
+		if p.Status != 200 || !strings.Contains(p.Body, "Your password is right") {
+			t.Fatalf("after the password: %d %s", p.Status, p.Body)
+		}
+		back := e.callback(t, b.act(p, "verify", "code", e.codeSentTo(t, email)))
+		r := e.exchange(t, mfaApp.ClientID, mfaApp.ClientSecret, back.Get("code"), q.verifier)
+		if r.Status != 200 || !slices.Equal(amrOf(t, r.String("id_token")), []any{"pwd", "eotp", "mfa"}) {
+			t.Fatalf("password + code at the MFA app: %d %s", r.Status, r.Body)
 		}
 	})
 }

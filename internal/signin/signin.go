@@ -11,6 +11,7 @@
 package signin
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -361,6 +362,13 @@ func (p *Provider) begin(w http.ResponseWriter, r *http.Request, a app.App, q au
 			p.respondError(w, r, a, q, &authError{"interaction_required", "a second factor is required"})
 			return
 		}
+		if !enrolled && p.Passwords != nil && a.Settings.SignsInWith(app.SignInPassword) && (u.Email != "" || u.Phone != "") {
+			// No authenticator to step up with, but this app's own way to two factors is
+			// open to the user: a password, then a code sent to the user's own address.
+			f := flow{Req: q, Browser: binding, Step: stepStart, Email: hintEmail(q.LoginHint), Phone: hintPhone(q.LoginHint), Username: cmp.Or(u.Username, u.Email, u.Phone)}
+			p.render(w, r, a, f, http.StatusOK, pageData{Notice: "This app asks for your password and a code. Sign in with your password to go on."})
+			return
+		}
 		if !enrolled {
 			p.noSecondFactor(w, r, a, q)
 			return
@@ -479,9 +487,15 @@ func (p *Provider) saveSSO(ctx context.Context, w http.ResponseWriter, r *http.R
 	amr := slices.Clone(sess.AMR)
 	cur, cu, live := p.currentSSO(ctx, r, now)
 	if live && cu.ID == u.ID && (f.SSO == "" || f.SSO == cur.ID) {
-		merged := cur.AMR
+		// The methods add up, but "mfa" is earned only by one sign-in proving two factors
+		// (a step-up inherits this session's methods, so it does): two separate one-factor
+		// sign-ins — an email code, later a password — never make a second factor the
+		// user's own policy asks for (the authenticator) unnecessary.
+		merged := slices.Clone(cur.AMR)
 		for _, m := range amr {
-			merged = session.AddMethod(merged, m)
+			if !slices.Contains(merged, m) {
+				merged = append(merged, m)
+			}
 		}
 		authTime := cur.AuthTime
 		if sess.AuthTime.After(authTime) {
