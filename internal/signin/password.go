@@ -12,6 +12,7 @@ import (
 	"github.com/latch-auth/latch/internal/password"
 	"github.com/latch-auth/latch/internal/session"
 	"github.com/latch-auth/latch/internal/store"
+	"github.com/latch-auth/latch/internal/user"
 )
 
 // The password method of the pages (issue 22): offered for apps with password_enabled (and
@@ -26,12 +27,13 @@ import (
 const wrongPassword = "That username or password is not right."
 
 // usernameType is the username_type of what was typed in the username field: an email address,
-// a phone number in international format, or a username.
+// a phone number in international format, or a username (anything that is neither, such as a
+// username "bob@corp" — decided by the text alone, so it tells nothing about who exists).
 func usernameType(s string) string {
-	switch {
-	case strings.Contains(s, "@"):
+	if _, bad := user.NormalizeEmail(s); bad == "" {
 		return "email"
-	case strings.HasPrefix(s, "+"):
+	}
+	if _, bad := user.NormalizePhone(s); bad == "" {
 		return "phone_number"
 	}
 	return "username"

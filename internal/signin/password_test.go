@@ -309,3 +309,15 @@ func TestSSOStepUpWithoutAuthenticator(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordUsernameLikeAnAddress: a username that is not an email address or a phone number,
+// though it has an "@" or starts with "+", signs in on the pages as a username.
+func TestPasswordUsernameLikeAnAddress(t *testing.T) {
+	e := sqliteEnv(t)
+	e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+	for _, name := range []string{"bob@corp", "+bob"} {
+		e.CreateUser(t, e.token, map[string]any{"username": name,
+			"credentials": map[string]any{"password": pagePassword, "force_replace": false}})
+		e.callback(t, e.browser(t).signInWithPassword(e.request(e.ClientID), name, pagePassword))
+	}
+}
