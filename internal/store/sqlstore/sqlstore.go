@@ -36,6 +36,9 @@ type DB struct {
 	// wr runs SQLite's write transactions with group commit on w's one connection; nil on
 	// PostgreSQL, where transactions run concurrently on the pool.
 	wr *writer
+	// ckpt runs SQLite's checkpoints in the background on ckptConn; nil on PostgreSQL.
+	ckptConn *sql.DB
+	ckpt     *checkpointer
 	// SQLite re-parses a query on every call; this caches the readers' prepared statements per
 	// query text (the writer has its own). nil on PostgreSQL, where pgx caches them itself.
 	rStmts *stmtCache
@@ -125,6 +128,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite writer: %w", err)
 		}
+		db.ckpt, db.ckptConn = newCheckpointer(db.ckptConn), nil
 	}
 	return db, nil
 }
@@ -171,8 +175,9 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
-	wq.Add("_pragma", "cache_size(-16000)")       // keep the hot index pages of codes, sessions and users in memory
-	wq.Add("_pragma", "wal_autocheckpoint(4000)") // fewer, larger checkpoints: each one fsyncs inside a commit
+	wq.Add("_pragma", "cache_size(-16000)") // keep the hot index pages of codes, sessions and users in memory
+	// The checkpoints run on a connection of their own (see checkpointer); the writer's is a backstop.
+	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -186,16 +191,22 @@ func openSQLite(path string, opts Options) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	c, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
 	q.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		w.Close()
+		c.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	r.SetConnMaxLifetime(0)
-	return &DB{w: w, r: r, dialect: sqliteDialect, rStmts: newStmtCache(r), queries: newQueries(sqliteDialect)}, nil
+	return &DB{w: w, r: r, ckptConn: c, dialect: sqliteDialect, rStmts: newStmtCache(r), queries: newQueries(sqliteDialect)}, nil
 }
 
 func (db *DB) migrate(ctx context.Context) error {
@@ -245,8 +256,14 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes both pools.
 func (db *DB) Close() error {
 	var err error
+	if db.ckpt != nil {
+		err = db.ckpt.close()
+	}
+	if db.ckptConn != nil { // opened, never started (Open failed before the writer)
+		err = db.ckptConn.Close()
+	}
 	if db.wr != nil {
-		err = db.wr.close()
+		err = errors.Join(err, db.wr.close())
 	}
 	db.rStmts.close()
 	err = errors.Join(err, db.w.Close())
