@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/latchtest"
@@ -281,12 +282,7 @@ func TestSSOStepUpWithoutAuthenticator(t *testing.T) {
 	eachEngine(t, func(t *testing.T, e *env) {
 		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
 		email, username, _ := e.passwordUser(t, "stepup", false)
-		s := app.DefaultSettings()
-		s.PasswordEnabled, s.RequireMFA = true, true
-		mfaApp, err := e.Apps.CreateApp(context.Background(), app.NewApp{Name: "MFA App", RedirectURIs: []string{e.redirect}, Settings: s})
-		if err != nil {
-			t.Fatal(err)
-		}
+		mfaApp := e.mfaPasswordApp(t)
 		b := e.browser(t)
 		e.callback(t, b.signInWithPassword(e.request(e.ClientID), username, pagePassword))
 
@@ -295,7 +291,8 @@ func TestSSOStepUpWithoutAuthenticator(t *testing.T) {
 		}
 		q := e.request(mfaApp.ClientID)
 		p := b.authorize(q)
-		if p.Status != 200 || !strings.Contains(p.Body, "asks for your password and a code") || !strings.Contains(p.Body, `value="`+username+`"`) {
+		if p.Status != 200 || !strings.Contains(p.Body, "asks for your password and a code") || !strings.Contains(p.Body, `value="`+username+`"`) ||
+			strings.Contains(p.Body, email) {
 			t.Fatalf("step-up without an authenticator: %d %s %s", p.Status, p.Location, p.Body)
 		}
 		p = b.signInWithPassword(q, username, pagePassword)
@@ -320,4 +317,76 @@ func TestPasswordUsernameLikeAnAddress(t *testing.T) {
 			"credentials": map[string]any{"password": pagePassword, "force_replace": false}})
 		e.callback(t, e.browser(t).signInWithPassword(e.request(e.ClientID), name, pagePassword))
 	}
+}
+
+// TestStepUpPageShowsNoAddress: a browser that proved a phone number and a password meets an
+// app that requires MFA: the page asking for the password again shows neither of the user's
+// addresses (it prefills only a username, and this user has none), nor does the code page.
+func TestStepUpPageShowsNoAddress(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+		email, phone := uniqueEmail("leak"), uniquePhone()
+		e.CreateUser(t, e.token, map[string]any{"email": email, "phone_number": phone,
+			"credentials": map[string]any{"password": pagePassword, "force_replace": false}})
+		mfaApp := e.mfaPasswordApp(t)
+		b := e.browser(t)
+		e.callback(t, b.signInWithPassword(e.request(e.ClientID), phone, pagePassword))
+		q := e.request(mfaApp.ClientID)
+		p := b.authorize(q)
+		if p.Status != 200 || !strings.Contains(p.Body, "asks for your password and a code") || strings.Contains(p.Body, email) || strings.Contains(p.Body, phone) {
+			t.Fatalf("step-up page: %d %s", p.Status, p.Body)
+		}
+		p = b.signInWithPassword(q, phone, pagePassword)
+		if p.Status != 200 || !strings.Contains(p.Body, "Your password is right") || strings.Contains(p.Body, email) {
+			t.Fatalf("code page: %d %s", p.Status, p.Body)
+		}
+	})
+}
+
+// TestStepUpWithoutPassword: a user with neither a password nor an authenticator, signed in by
+// email code, is refused at once by an app that requires MFA — not sent to a password form.
+func TestStepUpWithoutPassword(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+		email := uniqueEmail("nopw")
+		e.CreateUser(t, e.token, map[string]any{"email": email})
+		mfaApp := e.mfaPasswordApp(t)
+		b := e.browser(t)
+		e.signInByEmailCode(t, b, e.request(e.ClientID), email)
+		if back := e.callback(t, b.authorize(e.request(mfaApp.ClientID))); back.Get("error") != "access_denied" {
+			t.Fatalf("a user without a password or an authenticator: %v", back)
+		}
+	})
+}
+
+// TestNewerOneFactorSignInDropsMFA: after a two-factor sign-in, a newer one-factor sign-in in the
+// same browser (prompt=login) moves auth_time forward, so the browser's session no longer counts
+// as two-factor: acr_values=mfa asks for the authenticator again.
+func TestNewerOneFactorSignInDropsMFA(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		e.updateApp(t, map[string]any{"password_enabled": true}, nil)
+		email, username, uid := e.passwordUser(t, "newer", false)
+		code, _ := e.enrol(t, uid)
+		b := e.browser(t)
+		p := b.signInWithPassword(e.request(e.ClientID, "acr_values", "mfa"), username, pagePassword)
+		e.callback(t, b.act(p, "totp", "totp", code()))
+		e.Clock.Advance(time.Minute)
+		e.signInByEmailCode(t, b, e.request(e.ClientID, "prompt", "login"), email)
+		p = b.authorize(e.request(e.ClientID, "acr_values", "mfa"))
+		if p.Status != 200 || !strings.Contains(p.Body, "Two-step verification") {
+			t.Fatalf("acr_values=mfa after a newer one-factor sign-in: %d %s", p.Status, p.Location)
+		}
+	})
+}
+
+// mfaPasswordApp creates an app that signs in with passwords and requires MFA.
+func (e *env) mfaPasswordApp(t *testing.T) app.Credentials {
+	t.Helper()
+	s := app.DefaultSettings()
+	s.PasswordEnabled, s.RequireMFA = true, true
+	c, err := e.Apps.CreateApp(context.Background(), app.NewApp{Name: "MFA App", RedirectURIs: []string{e.redirect}, Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

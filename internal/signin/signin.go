@@ -11,7 +11,6 @@
 package signin
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -72,6 +71,7 @@ type Store interface {
 	store.SSO
 	GetSession(ctx context.Context, id string) (store.Session, error)
 	EndSession(ctx context.Context, id string, now time.Time) error
+	GetPassword(ctx context.Context, userID string) (store.PasswordCredential, error)
 }
 
 // Provider is Latch's OpenID Connect provider.
@@ -363,11 +363,20 @@ func (p *Provider) begin(w http.ResponseWriter, r *http.Request, a app.App, q au
 			return
 		}
 		if !enrolled && p.Passwords != nil && a.Settings.SignsInWith(app.SignInPassword) && (u.Email != "" || u.Phone != "") {
-			// No authenticator to step up with, but this app's own way to two factors is
+			// No authenticator to step up with, but this app's own way to two factors may be
 			// open to the user: a password, then a code sent to the user's own address.
-			f := flow{Req: q, Browser: binding, Step: stepStart, Email: hintEmail(q.LoginHint), Phone: hintPhone(q.LoginHint), Username: cmp.Or(u.Username, u.Email, u.Phone)}
-			p.render(w, r, a, f, http.StatusOK, pageData{Notice: "This app asks for your password and a code. Sign in with your password to go on."})
-			return
+			_, err := p.Store.GetPassword(ctx, u.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				p.fail(w, r, err)
+				return
+			}
+			if err == nil {
+				// The username field is prefilled only with a username: this browser may have
+				// proved no more than a password, and the user's addresses are not shown to it.
+				f := flow{Req: q, Browser: binding, Step: stepStart, Email: hintEmail(q.LoginHint), Phone: hintPhone(q.LoginHint), Username: u.Username}
+				p.render(w, r, a, f, http.StatusOK, pageData{Notice: "This app asks for your password and a code. Sign in with your password to go on."})
+				return
+			}
 		}
 		if !enrolled {
 			p.noSecondFactor(w, r, a, q)
@@ -496,6 +505,12 @@ func (p *Provider) saveSSO(ctx context.Context, w http.ResponseWriter, r *http.R
 			if !slices.Contains(merged, m) {
 				merged = append(merged, m)
 			}
+		}
+		if !slices.Contains(amr, "mfa") && sess.AuthTime.After(cur.AuthTime) {
+			// A newer one-factor sign-in moves auth_time forward, and an "mfa" proved before it
+			// would then pass for a recent one (max_age with acr_values=mfa): it is dropped,
+			// and the next app that needs two factors steps up.
+			merged = slices.DeleteFunc(merged, func(m string) bool { return m == "mfa" })
 		}
 		authTime := cur.AuthTime
 		if sess.AuthTime.After(authTime) {

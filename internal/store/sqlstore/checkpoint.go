@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -35,6 +36,9 @@ type checkpointer struct {
 	conn *sql.DB // one connection of its own
 	stop chan struct{}
 	done chan struct{}
+
+	closing sync.Once
+	err     error // the connection's Close
 
 	passes atomic.Int64 // checkpoints run
 	errs   atomic.Int64 // checkpoints that failed (a full disk, an I/O error): retried next tick
@@ -75,8 +79,12 @@ func (c *checkpointer) once(ctx context.Context) {
 	c.passes.Add(1)
 }
 
+// close stops the checkpointer; a second call (a second DB.Close) does nothing.
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.conn.Close()
+	c.closing.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.err = c.conn.Close()
+	})
+	return c.err
 }
