@@ -63,3 +63,16 @@ func (m *Metrics) WriteBatches(stats func() (commits, transactions int64)) {
 			func() float64 { _, t := stats(); return float64(t) }),
 	)
 }
+
+// Checkpoints exports the SQLite checkpointer's runs by outcome: a growing "failed" count is a
+// database file that cannot take the WAL's pages (a full disk, an I/O error).
+func (m *Metrics) Checkpoints(stats func() (ran, failed int64)) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latch_sqlite_checkpoints_total",
+			Help: "SQLite background WAL checkpoints run.", ConstLabels: prometheus.Labels{"outcome": "ok"}},
+			func() float64 { r, _ := stats(); return float64(r) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "latch_sqlite_checkpoints_total",
+			Help: "SQLite background WAL checkpoints run.", ConstLabels: prometheus.Labels{"outcome": "failed"}},
+			func() float64 { _, f := stats(); return float64(f) }),
+	)
+}

@@ -188,6 +188,7 @@ func (n *Node) build(ctx context.Context, cfg *config.Config, opts Options, base
 	n.Metrics = metrics.New()
 	if n.Store.Engine() == "sqlite" {
 		n.Metrics.WriteBatches(n.Store.WriteBatches)
+		n.Metrics.Checkpoints(n.Store.Checkpoints)
 	}
 	n.Sender, n.Delivery = opts.Sender, map[string]string{"email": "given by the caller", "sms": "given by the caller"}
 	if n.Sender == nil {

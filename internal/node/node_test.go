@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/latch-auth/latch/internal/app"
 	"github.com/latch-auth/latch/internal/config"
@@ -137,4 +140,32 @@ func TestDefaultAppName(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckpointMetrics: an SQLite node exports its background checkpoints at /metrics.
+func TestCheckpointMetrics(t *testing.T) {
+	var sqlite storetest.Engine
+	for _, e := range storetest.Engines() {
+		if e.Name == "sqlite" {
+			sqlite = e
+		}
+	}
+	db := storetest.Open(t, sqlite.DSN(t))
+	n, err := node.New(context.Background(), &config.Config{}, node.Options{BaseURL: "http://127.0.0.1:1", Store: db, Key: key(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`latch_sqlite_checkpoints_total\{outcome="ok"\} [1-9]`)
+	body := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rec := httptest.NewRecorder()
+		n.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		if body = rec.Body.String(); want.MatchString(body) {
+			if !strings.Contains(body, `latch_sqlite_checkpoints_total{outcome="failed"} 0`) {
+				t.Fatalf("failed checkpoints on a healthy disk:\n%s", body)
+			}
+			return
+		}
+	}
+	t.Fatalf("no background checkpoint counted at /metrics:\n%s", body)
 }

@@ -88,3 +88,12 @@ func (c *checkpointer) close() error {
 	})
 	return c.err
 }
+
+// Checkpoints reports, on SQLite, how many background checkpoints ran and how many failed
+// (a full disk, an I/O error: retried every checkpointEvery); zeros on PostgreSQL.
+func (db *DB) Checkpoints() (ran, failed int64) {
+	if db.ckpt == nil {
+		return 0, 0
+	}
+	return db.ckpt.passes.Load(), db.ckpt.errs.Load()
+}
