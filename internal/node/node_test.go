@@ -144,13 +144,7 @@ func TestDefaultAppName(t *testing.T) {
 
 // TestCheckpointMetrics: an SQLite node exports its background checkpoints at /metrics.
 func TestCheckpointMetrics(t *testing.T) {
-	var sqlite storetest.Engine
-	for _, e := range storetest.Engines() {
-		if e.Name == "sqlite" {
-			sqlite = e
-		}
-	}
-	db := storetest.Open(t, sqlite.DSN(t))
+	db := storetest.Open(t, storetest.Engines()[0].DSN(t)) // SQLite
 	n, err := node.New(context.Background(), &config.Config{}, node.Options{BaseURL: "http://127.0.0.1:1", Store: db, Key: key(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -362,23 +362,19 @@ func (p *Provider) begin(w http.ResponseWriter, r *http.Request, a app.App, q au
 			p.respondError(w, r, a, q, &authError{"interaction_required", "a second factor is required"})
 			return
 		}
-		if !enrolled && p.Passwords != nil && a.Settings.SignsInWith(app.SignInPassword) && (u.Email != "" || u.Phone != "") {
-			// No authenticator to step up with, but this app's own way to two factors may be
-			// open to the user: a password, then a code sent to the user's own address.
-			_, err := p.Store.GetPassword(ctx, u.ID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if !enrolled {
+			ok, err := p.passwordStepUp(ctx, a, u)
+			if err != nil {
 				p.fail(w, r, err)
 				return
 			}
-			if err == nil {
+			if ok {
 				// The username field is prefilled only with a username: this browser may have
 				// proved no more than a password, and the user's addresses are not shown to it.
 				f := flow{Req: q, Browser: binding, Step: stepStart, Email: hintEmail(q.LoginHint), Phone: hintPhone(q.LoginHint), Username: u.Username}
 				p.render(w, r, a, f, http.StatusOK, pageData{Notice: "This app asks for your password and a code. Sign in with your password to go on."})
 				return
 			}
-		}
-		if !enrolled {
 			p.noSecondFactor(w, r, a, q)
 			return
 		}
@@ -407,6 +403,20 @@ func passwordOnly(amr []string) bool {
 		}
 	}
 	return len(amr) > 0
+}
+
+// passwordStepUp reports whether a user without an authenticator can still reach two factors at
+// app a the way a fresh sign-in there does: the app signs in with passwords, the user has one,
+// and a code can go to the user's own email or phone after it.
+func (p *Provider) passwordStepUp(ctx context.Context, a app.App, u store.User) (bool, error) {
+	if p.Passwords == nil || !a.Settings.SignsInWith(app.SignInPassword) || (u.Email == "" && u.Phone == "") {
+		return false, nil
+	}
+	_, err := p.Store.GetPassword(ctx, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // currentSSO returns the browser's live single sign-on session and its active user.

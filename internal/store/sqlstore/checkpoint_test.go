@@ -54,7 +54,7 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	before := settle()
 	passes := db.ckpt.passes.Load()
 
-	const rows = 200 // about 600 KB: 150 pages, a hundredth of the backstop
+	const rows = 200 // about 600 KB: 150 pages, well under the backstop
 	for i := range rows {
 		if err := insertBig(ctx, db, fmt.Sprintf("ckpt-%d", i)); err != nil {
 			t.Fatal(err)

@@ -260,7 +260,7 @@ func (db *DB) Close() error {
 		err = db.ckpt.close()
 	}
 	if db.ckptConn != nil { // opened, never started (Open failed before the writer)
-		err = db.ckptConn.Close()
+		err = errors.Join(err, db.ckptConn.Close())
 	}
 	if db.wr != nil {
 		err = errors.Join(err, db.wr.close())
